@@ -1,0 +1,1 @@
+"""animation stage backends."""

@@ -1,0 +1,55 @@
+"""What every backend shares: identity, validated options and a self-check of what it needs."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from stages.contracts import NoOptions
+
+
+class Backend:
+    """Base class of all backends; subclasses set the class variables and the stage method."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    packages: ClassVar[tuple[str, ...]] = ()  # importable modules it needs
+    env_keys: ClassVar[tuple[str, ...]] = ()  # environment variables it needs
+    needs_gpu: ClassVar[bool] = False
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def parse_options(cls, raw: dict[str, Any]) -> BaseModel:
+        """Validate a project's raw options for this backend (raises pydantic.ValidationError)."""
+        return cls.Options.model_validate(raw)
+
+    @classmethod
+    def problems(cls) -> list[str]:
+        """What stops this backend from running here, as readable reasons (empty when it can)."""
+        found = []
+        for module in cls.packages:
+            if importlib.util.find_spec(module) is None:
+                found.append(f"missing package '{module}'")
+        for key in cls.env_keys:
+            if not os.environ.get(key):
+                found.append(f"missing key: set the environment variable {key}")
+        if cls.needs_gpu and not _gpu_available():
+            found.append("no GPU found")
+        return found
+
+    def identity(self) -> dict[str, Any]:
+        """Name, version and options: the part of every cache key that belongs to the backend."""
+        return {"backend": self.name, "version": self.version, "options": self.options.model_dump(mode="json")}
+
+
+def _gpu_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())

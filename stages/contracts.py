@@ -1,0 +1,215 @@
+"""The typed, frozen contract of every stage: what goes in, what comes out, and the one method.
+
+A backend is a class with a ``name``, a ``version``, an ``Options`` model and the one method of its
+stage's Protocol. Backends write their output to the path they are given (a temporary file the
+pipeline renames into the artifact store once the method returns), so a crash never leaves a
+half-written artifact behind.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    """Base of every contract model: immutable and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NoOptions(Frozen):
+    """Options model of a backend that takes none."""
+
+
+# --- shared vocabulary -------------------------------------------------------------------------
+
+
+class Character(Frozen):
+    """A character of the project: how they look (carried into prompts) and how they sound."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    voice: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class VideoFormat(Frozen):
+    """Frame size and rate of the film."""
+
+    width: int
+    height: int
+    fps: int
+
+
+class Shot(Frozen):
+    """One shot: a line of narration and the picture that goes with it."""
+
+    shot: int = Field(ge=1, description="stable shot number; --shots refers to it")
+    narration: str = Field(min_length=1)
+    speaker: str = "narrator"
+    characters: tuple[str, ...] = ()
+    image_prompt: str = Field(min_length=1)
+    motion: str = "slow push in"
+    mood: str = "calm"
+    time_of_day: str = "day"
+
+
+class Scene(Frozen):
+    """A run of shots in one place and mood."""
+
+    scene: int = Field(ge=1)
+    setting: str = ""
+    mood: str = "calm"
+    shots: tuple[Shot, ...] = Field(min_length=1)
+
+
+class Screenplay(Frozen):
+    """The whole film as scenes of shots; ``screenplay.yaml`` is this model as YAML."""
+
+    title: str
+    scenes: tuple[Scene, ...] = Field(min_length=1)
+
+    def shots(self) -> tuple[Shot, ...]:
+        """All shots in film order."""
+        return tuple(shot for scene in self.scenes for shot in scene.shots)
+
+
+# --- script ------------------------------------------------------------------------------------
+
+
+class ScriptRequest(Frozen):
+    """Source text and the project facts a screenwriter needs."""
+
+    title: str
+    text: str
+    characters: tuple[Character, ...] = ()
+    style: str = ""
+    seed: int = 0
+
+
+@runtime_checkable
+class ScriptWriter(Protocol):
+    def write(self, request: ScriptRequest) -> Screenplay:
+        """Split the text into scenes and shots."""
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+class ImageRequest(Frozen):
+    """Everything that decides one still."""
+
+    shot: Shot
+    characters: tuple[Character, ...] = ()  # the characters present in the shot
+    width: int
+    height: int
+    seed: int
+
+
+class ImageResult(Frozen):
+    path: Path
+
+
+@runtime_checkable
+class ImageMaker(Protocol):
+    def make_image(self, request: ImageRequest, out_path: Path) -> ImageResult:
+        """Draw the shot's still into ``out_path`` (PNG)."""
+
+
+# --- narration ---------------------------------------------------------------------------------
+
+
+class Timing(Frozen):
+    """When a piece of text (a sentence or word) is spoken, in seconds from the clip start."""
+
+    text: str
+    start: float
+    end: float
+
+
+class NarrationRequest(Frozen):
+    """The text of one shot and who speaks it."""
+
+    text: str
+    speaker: str = "narrator"
+    voice: str | None = None  # backend-specific voice name or model path; None = backend default
+
+
+class NarrationResult(Frozen):
+    path: Path  # mono WAV
+    duration: float
+    sample_rate: int
+    timings: tuple[Timing, ...]
+
+
+@runtime_checkable
+class Narrator(Protocol):
+    def narrate(self, request: NarrationRequest, out_path: Path) -> NarrationResult:
+        """Speak the text into ``out_path`` (WAV) with timings."""
+
+
+# --- animation ---------------------------------------------------------------------------------
+
+
+class AnimationRequest(Frozen):
+    """A still to set in motion for at least ``duration`` seconds."""
+
+    image_path: Path
+    duration: float = Field(gt=0)
+    motion: str = "slow push in"
+    format: VideoFormat
+    seed: int = 0
+
+
+class AnimationResult(Frozen):
+    path: Path  # video file
+    duration: float
+
+
+@runtime_checkable
+class Animator(Protocol):
+    def animate(self, request: AnimationRequest, out_path: Path) -> AnimationResult:
+        """Render a clip of the still into ``out_path`` (MP4)."""
+
+
+# --- stitch ------------------------------------------------------------------------------------
+
+
+class StitchShot(Frozen):
+    """One shot's finished parts."""
+
+    number: int
+    clip_path: Path
+    clip_duration: float
+    audio_path: Path
+    audio_duration: float
+    timings: tuple[Timing, ...]
+
+
+class StitchRequest(Frozen):
+    """The shots in order plus the finishing settings."""
+
+    shots: tuple[StitchShot, ...] = Field(min_length=1)
+    format: VideoFormat
+    crossfade: float = 0.4
+    subtitles: bool = True
+    font_path: Path
+    music_path: Path | None = None
+    music_gain_db: float = -24.0
+    loudness_lufs: float = -16.0
+    workers: int = 2
+
+
+class StitchResult(Frozen):
+    video_path: Path
+    srt_path: Path
+    duration: float
+    loudness_lufs: float
+
+
+@runtime_checkable
+class Stitcher(Protocol):
+    def stitch(self, request: StitchRequest, video_path: Path, srt_path: Path) -> StitchResult:
+        """Cut the shots to their narration and export the film and its subtitles."""

@@ -1,0 +1,26 @@
+"""Errors a backend raises, by who can fix them."""
+from __future__ import annotations
+
+
+class StageError(Exception):
+    """A backend failed; ``hint`` says what to do about it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class InputError(StageError):
+    """The user's input (a voice file, a prompt, an option) cannot be used: fix it and rerun."""
+
+
+class ContentRejected(StageError):
+    """A provider refused the content of one shot; retrying will not help."""
+
+
+class TransientError(StageError):
+    """A passing fault (timeout, overload); worth retrying."""
+
+
+class AuthError(StageError):
+    """A missing or refused key, or an exhausted account; stop at once."""

@@ -1,0 +1,1 @@
+"""narration stage backends."""
