@@ -99,9 +99,13 @@ class ScriptWriter(Protocol):
 
 
 class ImageRequest(Frozen):
-    """Everything that decides one still."""
+    """Everything that decides one still (not the narration: editing it must not redraw the picture)."""
 
-    shot: Shot
+    number: int  # the shot number
+    prompt: str
+    mood: str = "calm"
+    time_of_day: str = "day"
+    speaker: str = "narrator"
     characters: tuple[Character, ...] = ()  # the characters present in the shot
     width: int
     height: int

@@ -1,0 +1,1 @@
+"""The film pipeline: CLI, project config, Prefect flow, artifact store and manifest."""

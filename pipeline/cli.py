@@ -1,0 +1,184 @@
+"""`film`: make a film from a project file, check it, see what is cached, list backends."""
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from pipeline.errors import FilmError, UserError
+from stages.errors import InputError, StageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn a book chapter into a narrated, animated film.")
+
+STAGE_HELP = "comma-separated stages: script,images,animation,narration,stitch"
+
+
+@contextmanager
+def reported_errors(debug: bool) -> Iterator[None]:
+    """Turn our errors into a message and an exit code: 2 for the user's to fix, 1 for runtime failures."""
+    from pipeline.report import console
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: finished work is cached; run the same command again to continue")
+        raise typer.Exit(130)
+    except (FilmError, StageError) as exc:
+        if debug:
+            traceback.print_exc()
+        code = 2 if isinstance(exc, (UserError, InputError)) else 1
+        console.print(f"[bold red]error:[/] {_escape(str(exc))}")
+        if getattr(exc, "hint", ""):
+            console.print(f"[bold]fix:[/] {_escape(exc.hint)}")
+        raise typer.Exit(code)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug or an unexpected failure: short message unless --debug
+        if debug:
+            traceback.print_exc()
+        console.print(f"[bold red]failed:[/] {type(exc).__name__}: {_escape(str(exc))}")
+        console.print("rerun with --debug for the traceback; finished work is cached")
+        raise typer.Exit(1)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@app.command()
+def make(
+    project: Path = typer.Argument(..., help="the project YAML file"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default out/<project name>/)"),
+    only: Optional[list[str]] = typer.Option(None, "--only", help=f"run just these stages from cached upstream results; {STAGE_HELP}"),
+    force: Optional[list[str]] = typer.Option(None, "--force", help=f"recompute these stages even if cached; {STAGE_HELP}"),
+    shots: Optional[str] = typer.Option(None, "--shots", help="limit --force/--only to these shots, e.g. 3,5-7"),
+    until: Optional[str] = typer.Option(None, "--until", help="stop after this stage (e.g. images for a storyboard)"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+) -> None:
+    """Make the film, computing only what is not cached yet."""
+    from pipeline.report import print_summary
+
+    with reported_errors(debug):
+        summary = _make(project, out, only, force, shots, until)
+        print_summary(summary)
+
+
+def _make(project, out, only, force, shots, until) -> dict:
+    from pipeline.context import open_context
+    from pipeline.finish import finish_run
+    from pipeline.plan import make_selection
+    from pipeline.project import check_backends_can_run
+
+    started = time.perf_counter()
+    ctx = open_context(project, out)
+    sel = make_selection(only, force, shots, until)
+    check_backends_can_run(ctx.loaded, tuple(sel.run))
+    cached = _all_cached(ctx, sel)
+    if cached is not None:
+        return finish_run(ctx, cached, started)
+    from pipeline import prefect_env, progress
+    from pipeline.report import StageProgress
+
+    prefect_env.configure(ctx.loaded.base_dir)
+    from pipeline.flow import run_flow
+
+    args = dict(only=only, force=force, shots=shots, until=until)
+    with StageProgress() as bars:
+        progress.listen(bars)
+        try:
+            summary = run_flow(ctx, args, workers=ctx.project.workers)
+        finally:
+            progress.listen(None)
+    summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _all_cached(ctx, sel):
+    """Every outcome from the cache when nothing needs computing (no flow is started then), else None."""
+    from pipeline.jobs import Outcome
+    from pipeline.plan import blocked, make_plan
+    from pipeline.script_stage import script_job, script_state
+
+    if sel.forced("script", None) or script_state(ctx, script_job(ctx)) != "cached":
+        return None
+    from pipeline.script_stage import ensure_screenplay
+
+    ensure_screenplay(ctx, run=False)
+    sel.check_shots(ctx.shots())
+    plan = make_plan(ctx, sel)
+    error = blocked(plan, ctx)
+    if error:
+        raise error
+    if plan.work():
+        return None
+    return {key: Outcome(key[0], key[1], plan.keys[key], record, False, 0.0) for key, record in plan.records.items()}
+
+
+@app.command()
+def check(
+    project: Path = typer.Argument(..., help="the project YAML file"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder whose screenplay to check"),
+    debug: bool = typer.Option(False, "--debug"),
+) -> None:
+    """Validate the project (and an existing screenplay) without running anything."""
+    from pipeline.context import open_context
+    from pipeline.project import check_backends_can_run
+    from pipeline.report import console
+    from pipeline.screenplay_file import load
+    from pipeline.source import select_text
+
+    with reported_errors(debug):
+        ctx = open_context(project, out)
+        check_backends_can_run(ctx.loaded)
+        text = select_text(ctx.loaded)
+        console.print(f"[green]ok[/]: project '{ctx.project.name}' ({len(text.split())} words of text selected)")
+        if ctx.screenplay_files.path.is_file():
+            screenplay = load(ctx.screenplay_files.path)
+            console.print(f"[green]ok[/]: screenplay {ctx.screenplay_files.path}: {len(screenplay.scenes)} scenes, {len(screenplay.shots())} shots")
+
+
+@app.command()
+def status(
+    project: Path = typer.Argument(..., help="the project YAML file"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder"),
+    debug: bool = typer.Option(False, "--debug"),
+) -> None:
+    """Show, per stage and shot, what is cached, stale or missing."""
+    from pipeline.status import status_rows
+    from pipeline.report import print_status
+
+    with reported_errors(debug):
+        rows, columns = status_rows(project, out)
+        print_status(rows, columns)
+
+
+@app.command()
+def backends() -> None:
+    """List every registered backend per stage and whether it can run here."""
+    from pipeline.report import print_backends
+    from stages.registry import STAGES, backend_class, table
+
+    rows = []
+    for stage in STAGES:
+        for name, target in table()[stage].items():
+            try:
+                problems = backend_class(stage, name).problems()
+            except Exception as exc:  # a broken plugin must not hide the others
+                problems = [f"cannot load: {exc}"]
+            rows.append((stage, name, target, problems))
+    print_backends(rows)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)

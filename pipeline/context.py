@@ -1,0 +1,65 @@
+"""Everything one run works with: the project, the output folder, the store and the screenplay."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import UserError
+from pipeline.project import LoadedProject, load_project
+from pipeline.screenplay_file import ScreenplayFiles
+from pipeline.store import Store
+from stages.contracts import Screenplay, Shot
+
+
+@dataclass
+class RunContext:
+    """A loaded project bound to its output folder."""
+
+    loaded: LoadedProject
+    out_dir: Path
+    screenplay: Screenplay | None = None
+    notes: list[str] = field(default_factory=list)  # things the user should hear about at the end
+
+    @property
+    def project(self):
+        """The validated project model."""
+        return self.loaded.project
+
+    @property
+    def store(self) -> Store:
+        """The artifact store of this output folder."""
+        return Store(self.out_dir / ".film" / "cache")
+
+    @property
+    def screenplay_files(self) -> ScreenplayFiles:
+        """The user's screenplay and our state file for it."""
+        return ScreenplayFiles(self.out_dir / "screenplay.yaml", self.out_dir / ".film" / "screenplay.json")
+
+    def shots(self) -> tuple[Shot, ...]:
+        """All shots of the loaded screenplay."""
+        assert self.screenplay is not None, "screenplay not loaded yet"
+        return self.screenplay.shots()
+
+
+def default_out_dir(loaded: LoadedProject) -> Path:
+    """``out/<project name>/`` in the current folder."""
+    return Path("out") / loaded.project.name
+
+
+def open_context(project_file: Path, out: Path | None) -> RunContext:
+    """Load the project and make sure the output folder can be written."""
+    loaded = load_project(project_file)
+    out_dir = (out or default_out_dir(loaded)).resolve()
+    ensure_writable(out_dir)
+    return RunContext(loaded=loaded, out_dir=out_dir)
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and fail clearly when it cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the output folder {folder}: {exc.strerror}", "choose another folder with --out") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"the output folder {folder} is not writable", "fix its permissions or choose another folder with --out")

@@ -1,0 +1,95 @@
+"""After the stages: publish the film, the subtitles and the contact sheet, and write the manifest."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.context import RunContext
+from pipeline.jobs import Outcome
+from pipeline.store import digest, publish, write_json_atomic
+
+
+def _publish_if_changed(source: Path, target: Path) -> None:
+    if not target.exists() or target.stat().st_size != source.stat().st_size or target.stat().st_mtime < source.stat().st_mtime:
+        publish(source, target)
+
+
+def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
+    stills = [(o.shot, ctx.store.path_of(o.record)) for (stage, _), o in sorted(outcomes.items(), key=_order) if stage == "images"]
+    if not stills:
+        return None
+    key = digest([[n, outcomes[("images", n)].record["digest"]] for n, _ in stills])
+    sheet = ctx.store.root / "contact" / f"{key}.png"
+    if not sheet.exists():
+        from pipeline.contact_sheet import make_contact_sheet
+
+        sheet.parent.mkdir(parents=True, exist_ok=True)
+        make_contact_sheet(stills, sheet)
+    target = ctx.out_dir / "contact_sheet.png"
+    _publish_if_changed(sheet, target)
+    return target
+
+
+def _order(item) -> tuple:
+    (stage, shot), _ = item
+    return (shot or 0, stage)
+
+
+def _artifact(ctx: RunContext, o: Outcome) -> dict[str, Any]:
+    return {
+        "key": o.key,
+        "digest": o.record.get("digest"),
+        "path": str(ctx.store.path_of(o.record).relative_to(ctx.out_dir)),
+        "backend": o.record.get("info", {}).get("backend"),
+        "computed": o.computed,
+        "wall_s": round(o.wall_s if o.computed else o.record.get("wall_s", 0.0), 3),
+    }
+
+
+def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome], started: float) -> dict[str, Any]:
+    """Publish outputs, write ``manifest.json`` and return the run summary."""
+    out = ctx.out_dir
+    outputs: dict[str, str] = {"screenplay": str(ctx.screenplay_files.path)}
+    stitch = outcomes.get(("stitch", None))
+    if stitch is not None:
+        _publish_if_changed(ctx.store.path_of(stitch.record), out / "film.mp4")
+        _publish_if_changed(ctx.store.path_of(stitch.record, "srt"), out / "film.srt")
+        outputs |= {"film": str(out / "film.mp4"), "subtitles": str(out / "film.srt")}
+    sheet = _contact_sheet(ctx, outcomes)
+    if sheet:
+        outputs["contact_sheet"] = str(sheet)
+    shots = []
+    for shot in ctx.shots():
+        arts = {stage: _artifact(ctx, o) for (stage, n), o in outcomes.items() if n == shot.shot}
+        voice = outcomes.get(("narration", shot.shot))
+        shots.append({
+            "shot": shot.shot, "speaker": shot.speaker,
+            "duration": voice.record["result"]["duration"] if voice else None,
+            "artifacts": arts,
+        })
+    computed = sum(o.computed for o in outcomes.values())
+    stage_wall: dict[str, float] = {}
+    for (stage, _), o in outcomes.items():
+        stage_wall[stage] = round(stage_wall.get(stage, 0.0) + (o.wall_s if o.computed else 0.0), 3)
+    summary = {
+        "project": ctx.project.name,
+        "film_seconds": stitch.record["result"]["duration"] if stitch else None,
+        "loudness_lufs": stitch.record["result"].get("loudness_lufs") if stitch else None,
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "computed": computed,
+        "cached": len(outcomes) - computed,
+        "stage_work_seconds": stage_wall,
+        "outputs": outputs,
+        "notes": list(ctx.notes),
+    }
+    manifest = {
+        "summary": summary,
+        "backends": {stage: backend.identity() for stage, backend in ctx.loaded.backends.items()},
+        "shots": shots,
+        "stitch": _artifact(ctx, stitch) if stitch else None,
+        "script": _artifact(ctx, outcomes[("script", None)]) if ("script", None) in outcomes else None,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    write_json_atomic(out / "manifest.json", manifest)
+    return summary

@@ -1,0 +1,143 @@
+"""The Prefect flow: thin tasks per stage and shot; retries and concurrency are configured here only."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipeline import progress
+from pipeline.context import RunContext, open_context
+from pipeline.errors import FilmError
+from pipeline.finish import finish_run
+from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
+from pipeline.plan import Selection, blocked, make_plan, make_selection
+from pipeline.script_stage import ensure_screenplay
+from stages.contracts import Shot
+from stages.errors import AuthError, ContentRejected, InputError
+
+NEVER_RETRY = (FilmError, InputError, ContentRejected, AuthError, KeyboardInterrupt)
+
+
+def _retryable(task, task_run, state) -> bool:
+    """Retry passing faults only; a bad input or a refusal fails the same way every time."""
+    try:
+        state.result()
+    except NEVER_RETRY:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+def _reported(outcome: Outcome) -> Outcome:
+    progress.done(outcome.stage, outcome.shot, outcome.computed)
+    return outcome
+
+
+SHOT_TASK = dict(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retryable)
+
+
+@task(name="script", cache_policy=NO_CACHE, persist_result=False)
+def script_task(ctx: RunContext, sel: Selection) -> Outcome | None:
+    """Write or load the screenplay."""
+    outcome = ensure_screenplay(ctx, run="script" in sel.run, force=sel.forced("script", None))
+    return _reported(outcome) if outcome else None
+
+
+@task(name="images", task_run_name="images · shot {number:02d}", **SHOT_TASK)
+def images_task(ctx: RunContext, shot: Shot, number: int, force: bool) -> Outcome:
+    """Draw one shot's still."""
+    return _reported(run_job(ctx, image_job(ctx, shot), force))
+
+
+@task(name="narration", task_run_name="narration · shot {number:02d}", **SHOT_TASK)
+def narration_task(ctx: RunContext, shot: Shot, number: int, force: bool) -> Outcome:
+    """Speak one shot's narration."""
+    return _reported(run_job(ctx, narration_job(ctx, shot), force))
+
+
+@task(name="animation", task_run_name="animation · shot {number:02d}", **SHOT_TASK)
+def animation_task(ctx: RunContext, shot: Shot, number: int, image: Outcome, voice: Outcome, force: bool) -> Outcome:
+    """Set one shot's still in motion for as long as its narration."""
+    return _reported(run_job(ctx, animation_job(ctx, shot, image.record, voice.record), force))
+
+
+@task(name="stitch", task_run_name="stitch · film", **SHOT_TASK)
+def stitch_task(ctx: RunContext, parts: list[tuple[Shot, Outcome, Outcome]], force: bool) -> Outcome:
+    """Cut, subtitle, mix and export the film."""
+    records = [(shot, clip.record, voice.record) for shot, clip, voice in parts]
+    return _reported(run_job(ctx, stitch_job(ctx, records), force))
+
+
+def _cached(plan, stage: str, shot: int | None) -> Outcome:
+    return Outcome(stage, shot, plan.keys[(stage, shot)], plan.records[(stage, shot)], computed=False, wall_s=0.0)
+
+
+def run_stages(ctx: RunContext, sel: Selection) -> dict[tuple[str, int | None], Any]:
+    """Submit the stage tasks for every shot that needs work; cached results pass straight through."""
+    plan = make_plan(ctx, sel)
+    error = blocked(plan, ctx)
+    if error:
+        raise error
+    counts: dict[str, tuple[int, int]] = {}
+    for (stage, _), status in plan.status.items():
+        todo, total = counts.get(stage, (0, 0))
+        counts[stage] = (todo + (status in ("run", "pending")), total + 1)
+    progress.planned(counts)
+    tasks = {"images": images_task, "narration": narration_task}
+    results: dict[tuple[str, int | None], Any] = {}
+    for shot in ctx.shots():
+        n = shot.shot
+        for stage, fn in tasks.items():
+            status = plan.status.get((stage, n))
+            if status == "run":
+                results[(stage, n)] = fn.submit(ctx, shot, n, sel.forced(stage, n))
+            elif status == "cached":
+                results[(stage, n)] = _cached(plan, stage, n)
+        status = plan.status.get(("animation", n))
+        if status in ("run", "pending"):
+            upstream = (results[("images", n)], results[("narration", n)])
+            results[("animation", n)] = animation_task.submit(ctx, shot, n, *upstream, sel.forced("animation", n))
+        elif status == "cached":
+            results[("animation", n)] = _cached(plan, "animation", n)
+    status = plan.status.get(("stitch", None))
+    if status in ("run", "pending"):
+        parts = [(s, results[("animation", s.shot)], results[("narration", s.shot)]) for s in ctx.shots()]
+        results[("stitch", None)] = stitch_task.submit(ctx, parts, sel.forced("stitch", None))
+    elif status == "cached":
+        results[("stitch", None)] = _cached(plan, "stitch", None)
+    return {key: value if isinstance(value, Outcome) else value.result() for key, value in results.items()}
+
+
+@flow(name="film", flow_run_name="{label}", persist_result=False, log_prints=False, validate_parameters=False)
+def film_flow(
+    project: str,
+    out: str | None = None,
+    only: list[str] | None = None,
+    force: list[str] | None = None,
+    shots: str | None = None,
+    until: str | None = None,
+    label: str = "film",
+) -> dict[str, Any]:
+    """Make (or remake the stale parts of) a film; returns the run summary."""
+    started = time.perf_counter()
+    ctx = open_context(Path(project), Path(out) if out else None)
+    sel = make_selection(only, force, shots, until)
+    ctx.store.sweep_temporaries()
+    script = script_task(ctx, sel)
+    sel.check_shots(ctx.shots())
+    outcomes = run_stages(ctx, sel)
+    if script is not None:
+        outcomes[("script", None)] = script
+    return finish_run(ctx, outcomes, started)
+
+
+def run_flow(ctx: RunContext, sel_args: dict[str, Any], workers: int) -> dict[str, Any]:
+    """Run the flow in this process with ``workers`` concurrent shot tasks."""
+    runner = film_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+    label = f"{ctx.project.name} · {time.strftime('%m-%d %H:%M:%S')}"
+    return runner(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label, **sel_args)

@@ -1,0 +1,147 @@
+"""Per-stage jobs: the request each backend gets, its content key, and running it through the store.
+
+Keys hash exactly what decides an artifact: the request, the backend's name, version and options,
+and the content digest of upstream artifacts. So editing a shot's image prompt redraws that still,
+re-animates that shot and re-stitches; editing its narration re-narrates it and re-stitches.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.context import RunContext
+from pipeline.store import digest, file_digest
+from stages.assets import FONT_SANS_BOLD
+from stages.contracts import (
+    AnimationRequest,
+    ImageRequest,
+    NarrationRequest,
+    Shot,
+    StitchRequest,
+    StitchShot,
+    Timing,
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of stage work: where its result lives and how to make it."""
+
+    stage: str
+    shot: int | None
+    key: str
+    suffixes: dict[str, str]
+    make: Callable[[dict[str, Path]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one job in this run."""
+
+    stage: str
+    shot: int | None
+    key: str
+    record: dict[str, Any]
+    computed: bool
+    wall_s: float
+
+
+def stage_key(ctx: RunContext, stage: str, inputs: dict[str, Any]) -> str:
+    """Cache key of a stage artifact: its inputs plus the backend identity."""
+    return digest({"stage": stage, "inputs": inputs, **ctx.loaded.backends[stage].identity()})
+
+
+def _result(model) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude={"path", "video_path", "srt_path"})
+
+
+def image_job(ctx: RunContext, shot: Shot) -> Job:
+    """The still of one shot."""
+    project = ctx.project
+    present = tuple(c for c in project.characters if c.name in shot.characters)
+    request = ImageRequest(
+        number=shot.shot, prompt=shot.image_prompt, mood=shot.mood, time_of_day=shot.time_of_day,
+        speaker=shot.speaker, characters=present, width=project.format.width, height=project.format.height,
+        seed=project.seed,
+    )
+    backend = ctx.loaded.backends["images"]
+    key = stage_key(ctx, "images", request.model_dump(mode="json"))
+    return Job("images", shot.shot, key, {"main": ".png"}, lambda p: _result(backend.make_image(request, p["main"])))
+
+
+def narration_job(ctx: RunContext, shot: Shot) -> Job:
+    """The spoken narration of one shot."""
+    voice = ctx.project.voice_for(shot.speaker)
+    request = NarrationRequest(text=shot.narration, speaker=shot.speaker, voice=voice)
+    stamp = None
+    if voice and Path(voice).is_file():
+        stat = Path(voice).stat()
+        stamp = [stat.st_size, int(stat.st_mtime)]
+    backend = ctx.loaded.backends["narration"]
+    key = stage_key(ctx, "narration", {"request": request.model_dump(mode="json"), "voice_file": stamp})
+    return Job("narration", shot.shot, key, {"main": ".wav"}, lambda p: _result(backend.narrate(request, p["main"])))
+
+
+def clip_seconds(ctx: RunContext, narration_seconds: float) -> int:
+    """Length asked of the animation: the narration plus the crossfade tail, rounded up to a second.
+
+    Rounding up means a small narration edit keeps the same clip (no re-animation); the stitch
+    cuts every clip to its narration.
+    """
+    return max(1, math.ceil(narration_seconds + ctx.project.finish.crossfade + 0.05))
+
+
+def animation_job(ctx: RunContext, shot: Shot, image: dict[str, Any], narration: dict[str, Any]) -> Job:
+    """The moving clip of one shot, from its still, as long as its narration needs."""
+    project = ctx.project
+    seconds = clip_seconds(ctx, narration["result"]["duration"])
+    request = AnimationRequest(
+        image_path=ctx.store.path_of(image), duration=seconds, motion=shot.motion,
+        format=project.format.video(), seed=project.seed + shot.shot,
+    )
+    inputs = request.model_dump(mode="json", exclude={"image_path"}) | {"image": image["digest"]}
+    backend = ctx.loaded.backends["animation"]
+    key = stage_key(ctx, "animation", inputs)
+    return Job("animation", shot.shot, key, {"main": ".mp4"}, lambda p: _result(backend.animate(request, p["main"])))
+
+
+def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str, Any]]]) -> Job:
+    """The finished film from every shot's clip and narration."""
+    finish, store = ctx.project.finish, ctx.store
+    shots = tuple(
+        StitchShot(
+            number=shot.shot, clip_path=store.path_of(clip), clip_duration=clip["result"]["duration"],
+            audio_path=store.path_of(voice), audio_duration=voice["result"]["duration"],
+            timings=tuple(Timing(**t) for t in voice["result"]["timings"]),
+        )
+        for shot, clip, voice in parts
+    )
+    request = StitchRequest(
+        shots=shots, format=ctx.project.format.video(), crossfade=finish.crossfade, subtitles=finish.subtitles,
+        font_path=FONT_SANS_BOLD, music_path=finish.music, music_gain_db=finish.music_gain_db,
+        loudness_lufs=finish.loudness_lufs, workers=ctx.project.workers,
+    )
+    inputs = {
+        "shots": [[clip["digest"], voice["key"], voice["digest"]] for _, clip, voice in parts],
+        "finish": finish.model_dump(mode="json", exclude={"music"}),
+        "music": file_digest(finish.music) if finish.music and finish.music.is_file() else None,
+        "format": request.format.model_dump(),
+    }
+    backend = ctx.loaded.backends["stitch"]
+    key = stage_key(ctx, "stitch", inputs)
+    return Job("stitch", None, key, {"main": ".mp4", "srt": ".srt"}, lambda p: _result(backend.stitch(request, p["main"], p["srt"])))
+
+
+def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
+    """Reuse the stored artifact for ``job`` unless forced; otherwise make it and store it."""
+    store = ctx.store
+    record = None if force else store.load(job.stage, job.key)
+    if record is not None:
+        return Outcome(job.stage, job.shot, job.key, record, computed=False, wall_s=0.0)
+    started = time.perf_counter()
+    info = {"shot": job.shot, "backend": ctx.loaded.backends[job.stage].name}
+    record = store.produce(job.stage, job.key, job.suffixes, job.make, info=info)
+    return Outcome(job.stage, job.shot, job.key, record, computed=True, wall_s=time.perf_counter() - started)

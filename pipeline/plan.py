@@ -1,0 +1,184 @@
+"""What a run will do, decided from content keys before any flow starts.
+
+Stages form a small graph: images and narration need the script; animation needs a shot's still
+and its narration (for its length); stitch needs every clip and narration.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.context import RunContext
+from pipeline.errors import UserError
+from pipeline.jobs import animation_job, image_job, narration_job, stitch_job
+from stages.contracts import Shot
+from stages.registry import STAGES
+
+DEPENDS = {
+    "script": (),
+    "images": ("script",),
+    "narration": ("script",),
+    "animation": ("images", "narration"),
+    "stitch": ("animation", "narration"),
+}
+SHOT_STAGES = ("images", "narration", "animation")
+
+
+def _stage_list(value: list[str] | None, flag: str) -> frozenset[str]:
+    names = {part.strip() for item in value or () for part in item.split(",") if part.strip()}
+    unknown = sorted(names - set(STAGES))
+    if unknown:
+        raise UserError(f"{flag}: unknown stage {', '.join(unknown)}", f"stages are: {', '.join(STAGES)}")
+    return frozenset(names)
+
+
+def parse_shots(value: str | None) -> frozenset[int] | None:
+    """Parse ``3,5-7`` into {3, 5, 6, 7}."""
+    if not value:
+        return None
+    numbers: set[int] = set()
+    for part in value.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match:
+            raise UserError(f"--shots: cannot read {part!r}", "write shot numbers and ranges like 3,5-7")
+        low, high = int(match.group(1)), int(match.group(2) or match.group(1))
+        if high < low:
+            raise UserError(f"--shots: range {part.strip()} goes backwards", "write ranges low-high, like 5-7")
+        numbers.update(range(low, high + 1))
+    return frozenset(numbers)
+
+
+def ancestors(stage: str) -> set[str]:
+    """A stage and every stage it depends on."""
+    found = {stage}
+    for dep in DEPENDS[stage]:
+        found |= ancestors(dep)
+    return found
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which stages run, which are forced, and for which shots (from the CLI flags)."""
+
+    run: frozenset[str] = frozenset(STAGES)
+    force: frozenset[str] = frozenset()
+    shots: frozenset[int] | None = None
+    only: bool = False
+
+    def in_scope(self, stage: str, shot: int | None) -> bool:
+        """Whether this run may compute ``stage`` for ``shot``."""
+        if stage not in self.run:
+            return False
+        return not (self.only and self.shots is not None and shot is not None and shot not in self.shots)
+
+    def forced(self, stage: str, shot: int | None) -> bool:
+        """Whether ``stage`` for ``shot`` is recomputed even if cached."""
+        return stage in self.force and (self.shots is None or shot is None or shot in self.shots)
+
+    def check_shots(self, shots: tuple[Shot, ...]) -> None:
+        """Fail when --shots names shots the screenplay does not have."""
+        have = {s.shot for s in shots}
+        missing = sorted((self.shots or set()) - have)
+        if missing:
+            raise UserError(
+                f"--shots: no shot {', '.join(map(str, missing))} in the screenplay",
+                f"its shots are numbered {min(have)}–{max(have)} ({len(have)} shots)",
+            )
+
+
+def make_selection(only: list[str] | None, force: list[str] | None, shots: str | None, until: str | None) -> Selection:
+    """Validate the CLI's stage and shot flags into a Selection."""
+    only_set, force_set = _stage_list(only, "--only"), _stage_list(force, "--force")
+    until_set = _stage_list([until] if until else None, "--until")
+    if only_set and until_set:
+        raise UserError("--only and --until cannot be combined", "use --only to run chosen stages, --until to stop after one")
+    shot_set = parse_shots(shots)
+    if shot_set is not None and not (only_set or force_set):
+        raise UserError("--shots needs --force or --only", "e.g. `--force images --shots 4` redraws shot 4")
+    run = frozenset(STAGES)
+    if only_set:
+        run = only_set
+    elif until_set:
+        run = frozenset(ancestors(next(iter(until_set))))
+    return Selection(run=run | (force_set if not only_set else frozenset()), force=force_set, shots=shot_set, only=bool(only_set))
+
+
+@dataclass
+class Plan:
+    """Per stage and shot: 'cached' (with its record), 'run', 'pending' (waits on upstream work) or 'missing'."""
+
+    status: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    records: dict[tuple[str, int | None], dict[str, Any]] = field(default_factory=dict)
+    keys: dict[tuple[str, int | None], str] = field(default_factory=dict)
+
+    def work(self) -> list[tuple[str, int | None]]:
+        """The stage/shot pairs this run computes."""
+        return [k for k, v in self.status.items() if v in ("run", "pending")]
+
+
+def make_plan(ctx: RunContext, sel: Selection) -> Plan:
+    """Decide, from content keys alone, what is cached and what must run (script already resolved)."""
+    plan = Plan()
+    shots = ctx.shots()
+    need_stitch = "stitch" in sel.run
+
+    def settle(stage: str, shot: int | None, job) -> None:
+        key = (stage, shot)
+        if job is None:
+            plan.status[key] = "run" if sel.in_scope(stage, shot) else "missing"
+            return
+        plan.keys[key] = job.key
+        record = ctx.store.load(stage, job.key)
+        if record is not None and not sel.forced(stage, shot):
+            plan.status[key], plan.records[key] = "cached", record
+        else:
+            plan.status[key] = "run" if sel.in_scope(stage, shot) else "missing"
+
+    for shot in shots:
+        n = shot.shot
+        need_anim = sel.in_scope("animation", n) or need_stitch
+        if sel.in_scope("images", n) or need_anim:
+            settle("images", n, image_job(ctx, shot))
+        if sel.in_scope("narration", n) or need_anim:
+            settle("narration", n, narration_job(ctx, shot))
+        if need_anim:
+            image, voice = plan.records.get(("images", n)), plan.records.get(("narration", n))
+            settle("animation", n, animation_job(ctx, shot, image, voice) if image and voice else None)
+            if plan.status[("animation", n)] == "run" and not (image and voice):
+                plan.status[("animation", n)] = "pending"
+    if need_stitch:
+        parts = [(s, plan.records.get(("animation", s.shot)), plan.records.get(("narration", s.shot))) for s in shots]
+        ready = all(clip and voice for _, clip, voice in parts)
+        settle("stitch", None, stitch_job(ctx, parts) if ready else None)
+        if plan.status[("stitch", None)] == "run" and not ready:
+            plan.status[("stitch", None)] = "pending"
+    return plan
+
+
+def blocked(plan: Plan, ctx: RunContext) -> UserError | None:
+    """An error naming the first upstream result this run needs but may not compute."""
+    for (stage, shot), status in plan.status.items():
+        if status == "missing":
+            what = f"{stage} for shot {shot}" if shot is not None else stage
+            return UserError(
+                f"{what} is needed but not made yet (this run does not compute {stage})",
+                f"make it first: film make {ctx.loaded.path} --until {stage}",
+            )
+    return None
+
+
+def previous_keys(ctx: RunContext) -> dict[tuple[str, int | None], str]:
+    """Keys the last run's manifest recorded, to tell 'stale' from 'missing'."""
+    try:
+        manifest = json.loads((ctx.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    found: dict[tuple[str, int | None], str] = {}
+    for shot in manifest.get("shots", []):
+        for stage, art in shot.get("artifacts", {}).items():
+            found[(stage, shot["shot"])] = art.get("key")
+    if manifest.get("stitch"):
+        found[("stitch", None)] = manifest["stitch"].get("key")
+    return found

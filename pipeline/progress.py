@@ -1,0 +1,45 @@
+"""Progress events from a run (stage work planned, shots done) to whoever displays them."""
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+
+class Listener(Protocol):
+    def planned(self, counts: dict[str, tuple[int, int]]) -> None:
+        """Per stage: (jobs to compute, jobs in total)."""
+
+    def done(self, stage: str, shot: int | None, computed: bool) -> None:
+        """One job finished."""
+
+
+class Silent:
+    """The listener when nobody watches (e.g. a run started from the Prefect UI)."""
+
+    def planned(self, counts: dict[str, tuple[int, int]]) -> None:
+        """Ignore."""
+
+    def done(self, stage: str, shot: int | None, computed: bool) -> None:
+        """Ignore."""
+
+
+_current: Listener = Silent()
+_lock = threading.Lock()
+
+
+def listen(listener: Listener | None) -> None:
+    """Install the listener for the runs of this process (None: silence)."""
+    global _current
+    _current = listener or Silent()
+
+
+def planned(counts: dict[str, tuple[int, int]]) -> None:
+    """Tell the listener what the run will do."""
+    with _lock:
+        _current.planned(counts)
+
+
+def done(stage: str, shot: int | None, computed: bool) -> None:
+    """Tell the listener a job finished."""
+    with _lock:
+        _current.done(stage, shot, computed)

@@ -1,0 +1,191 @@
+"""The project file: validated once, up front, into frozen models; paths relative to the file."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from pipeline.errors import UserError
+from pipeline.yamlfile import YamlDocument
+from stages.backend import Backend
+from stages.contracts import Character, Frozen, VideoFormat
+from stages.registry import STAGES, UnknownBackend, backend_class
+
+PROJECT_HINT = "fix the project file; see 'Project file' in the README"
+
+
+def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
+    base = (info.context or {}).get("base")
+    if value is None or base is None or value.is_absolute():
+        return value
+    return (base / value).resolve()
+
+
+class SourceConfig(Frozen):
+    """Where the story comes from: a text file and which part of it."""
+
+    path: Path
+    chapter: int | None = Field(default=None, ge=1)
+    start: str | None = None
+    end: str | None = None
+
+    _paths = field_validator("path")(_resolve)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> "SourceConfig":
+        if self.chapter is not None and (self.start or self.end):
+            raise ValueError("give either 'chapter' or 'start'/'end' markers, not both")
+        return self
+
+
+class FormatConfig(Frozen):
+    """Resolution, frame rate and (optionally) the aspect it must match."""
+
+    width: int = 1280
+    height: int = 720
+    fps: int = Field(default=24, ge=1, le=60)
+    aspect: str | None = Field(default=None, pattern=r"^\d+:\d+$")
+
+    @field_validator("width", "height")
+    @classmethod
+    def _size(cls, value: int) -> int:
+        if not 64 <= value <= 3840:
+            raise ValueError("must be between 64 and 3840 pixels")
+        if value % 2:
+            raise ValueError("must be even (H.264 with 4:2:0 colour needs even sizes)")
+        return value
+
+    @model_validator(mode="after")
+    def _aspect_matches(self) -> "FormatConfig":
+        if self.aspect:
+            a, b = (int(x) for x in self.aspect.split(":"))
+            if b == 0 or abs(self.width / self.height - a / b) > 0.01:
+                raise ValueError(f"aspect {self.aspect} does not match {self.width}x{self.height}")
+        return self
+
+    def video(self) -> VideoFormat:
+        """The stage contract's view of the format."""
+        return VideoFormat(width=self.width, height=self.height, fps=self.fps)
+
+
+class StageConfig(Frozen):
+    """Which backend runs a stage, and its options."""
+
+    backend: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class StagesConfig(Frozen):
+    """One backend per stage; every default works offline."""
+
+    script: StageConfig = StageConfig(backend="rules")
+    images: StageConfig = StageConfig(backend="storyboard")
+    animation: StageConfig = StageConfig(backend="kenburns")
+    narration: StageConfig = StageConfig(backend="piper")
+    stitch: StageConfig = StageConfig(backend="moviepy")
+
+
+class FinishConfig(Frozen):
+    """How the film is finished: subtitles, crossfades, music and loudness."""
+
+    subtitles: bool = True
+    crossfade: float = Field(default=0.4, ge=0, le=2)
+    music: Path | None = None
+    music_gain_db: float = Field(default=-24.0, le=0)
+    loudness_lufs: float = Field(default=-16.0, ge=-40, le=-5)
+
+    _paths = field_validator("music")(_resolve)
+
+
+class Project(Frozen):
+    """A film project as written in its YAML file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)
+    title: str | None = None
+    source: SourceConfig
+    style: str = ""
+    seed: int = 0
+    format: FormatConfig = FormatConfig()
+    characters: tuple[Character, ...] = ()
+    narrator_voice: str | None = None
+    stages: StagesConfig = StagesConfig()
+    finish: FinishConfig = FinishConfig()
+    workers: int = Field(default=2, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _unique_characters(self) -> "Project":
+        names = [c.name for c in self.characters]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"characters listed twice: {', '.join(dupes)}")
+        return self
+
+    def voice_for(self, speaker: str) -> str | None:
+        """The voice of a speaker: the character's own, else the narrator's."""
+        for character in self.characters:
+            if character.name == speaker and character.voice:
+                return character.voice
+        return self.narrator_voice
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    """A validated project with its file, its parsed document and its backends."""
+
+    project: Project
+    path: Path
+    document: YamlDocument
+    backends: dict[str, Backend]
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the project resolve against."""
+        return self.path.parent
+
+
+def load_project(path: Path) -> LoadedProject:
+    """Read, validate and resolve a project file, its backends and their options."""
+    path = path.resolve() if path.exists() else path
+    document = YamlDocument.read(path, "project file")
+    project = document.validate(Project, PROJECT_HINT, context={"base": path.parent})
+    project = _resolve_voice_paths(project, path.parent)
+    backends = {stage: _make_backend(document, stage, getattr(project.stages, stage)) for stage in STAGES}
+    return LoadedProject(project=project, path=path, document=document, backends=backends)
+
+
+def _make_backend(document: YamlDocument, stage: str, config: StageConfig) -> Backend:
+    loc = ("stages", stage, "backend")
+    try:
+        cls = backend_class(stage, config.backend)
+    except UnknownBackend as exc:
+        raise UserError(f"{document.where(loc)}: stages.{stage}.backend: {exc}", "use one of the known backends (film backends lists them)") from None
+    try:
+        options = cls.parse_options(config.options)
+    except ValidationError as exc:
+        raise document.error_from(exc, f"see the {config.backend} backend's options in the README", ("stages", stage, "options")) from None
+    return cls(options)
+
+
+def _resolve_voice_paths(project: Project, base: Path) -> Project:
+    def fix(voice: str | None) -> str | None:
+        if voice and (voice.endswith(".onnx") or "/" in voice) and not Path(voice).is_absolute():
+            return str((base / voice).resolve())
+        return voice
+
+    characters = tuple(c.model_copy(update={"voice": fix(c.voice)}) for c in project.characters)
+    return project.model_copy(update={"characters": characters, "narrator_voice": fix(project.narrator_voice)})
+
+
+def check_backends_can_run(loaded: LoadedProject, stages: tuple[str, ...] = STAGES) -> None:
+    """Fail before any work when a chosen backend lacks a package, a key or a GPU."""
+    for stage in stages:
+        backend = loaded.backends[stage]
+        problems = backend.problems()
+        if problems:
+            where = loaded.document.where(("stages", stage, "backend"))
+            raise UserError(
+                f"{where}: stages.{stage}.backend: '{backend.name}' cannot run here: {'; '.join(problems)}",
+                "set the missing key in your environment, install the missing package, or pick another backend",
+            )

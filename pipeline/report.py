@@ -1,0 +1,88 @@
+"""What the user sees in the terminal: stage progress bars, the final summary and the status table."""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from stages.registry import STAGES
+
+console = Console(stderr=True, highlight=False)
+
+
+class StageProgress:
+    """A progress bar per stage: shots done out of shots to compute."""
+
+    def __init__(self) -> None:
+        self.bars = Progress(
+            TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(), console=console, transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "StageProgress":
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bars.__exit__(*exc)
+
+    def planned(self, counts: dict[str, tuple[int, int]]) -> None:
+        """Add one bar per stage that has work."""
+        for stage in STAGES:
+            todo, total = counts.get(stage, (0, 0))
+            if stage not in self.tasks and todo:
+                note = f"({total - todo} cached)" if total - todo else ""
+                self.tasks[stage] = self.bars.add_task(stage, total=todo, note=note)
+
+    def done(self, stage: str, shot: int | None, computed: bool) -> None:
+        """Advance a stage's bar."""
+        if stage == "script" and stage not in self.tasks:
+            self.tasks[stage] = self.bars.add_task(stage, total=1, note="")
+        if stage in self.tasks and computed:
+            self.bars.advance(self.tasks[stage])
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The closing lines of `film make`."""
+    film = summary.get("film_seconds")
+    wall = summary["wall_seconds"]
+    head = f"[bold green]done[/] in {wall:.1f} s"
+    if film:
+        head += f": {film:.1f} s of film ({film / max(wall, 1e-6):.1f}× realtime)"
+    if summary.get("loudness_lufs") is not None:
+        head += f", {summary['loudness_lufs']:.1f} LUFS"
+    console.print(head)
+    console.print(f"shots work: {summary['computed']} computed, {summary['cached']} cached")
+    stages = summary.get("stage_work_seconds") or {}
+    busy = ", ".join(f"{k} {v:.1f}s" for k, v in stages.items() if v)
+    if busy:
+        console.print(f"stage work: {busy}")
+    for name, path in summary["outputs"].items():
+        console.print(f"  {name:<14} {path}")
+    for note in summary.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def print_status(rows: list[tuple[str, dict[str, str]]], columns: list[str]) -> None:
+    """A table of stage status per shot."""
+    table = Table(title="cached = up to date, stale = inputs changed, missing = never made, waiting = needs upstream")
+    table.add_column("shot")
+    for column in columns:
+        table.add_column(column)
+    colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
+    for label, cells in rows:
+        table.add_row(label, *(f"[{colour.get(cells.get(c, ''), 'white')}]{cells.get(c, '')}[/]" for c in columns))
+    Console().print(table)
+
+
+def print_backends(rows: list[tuple[str, str, str, list[str]]]) -> None:
+    """A table of every registered backend and whether it can run here."""
+    table = Table(title="backends")
+    for column in ("stage", "backend", "module", "can run here"):
+        table.add_column(column)
+    for stage, name, target, problems in rows:
+        table.add_row(stage, name, target, "[green]yes[/]" if not problems else f"[red]no[/]: {'; '.join(problems)}")
+    Console().print(table)

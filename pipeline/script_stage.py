@@ -1,0 +1,66 @@
+"""The script stage: generate ``screenplay.yaml`` once, then respect the user's edits to it."""
+from __future__ import annotations
+
+import hashlib
+
+from pipeline import screenplay_file
+from pipeline.context import RunContext
+from pipeline.errors import UserError
+from pipeline.jobs import Job, Outcome, run_job, stage_key
+from pipeline.source import select_text
+from stages.contracts import ScriptRequest
+
+
+def script_job(ctx: RunContext) -> Job:
+    """Writing the screenplay from the selected text and the project's characters and style."""
+    project = ctx.project
+    text = select_text(ctx.loaded)
+    request = ScriptRequest(
+        title=project.title or project.name, text=text, characters=project.characters, style=project.style, seed=project.seed,
+    )
+    inputs = request.model_dump(mode="json", exclude={"text"}) | {"text": hashlib.sha256(text.encode()).hexdigest()}
+    backend = ctx.loaded.backends["script"]
+
+    def make(paths):
+        screenplay = backend.write(request)
+        paths["main"].write_text(screenplay_file.dump(screenplay), encoding="utf-8")
+        return {"scenes": len(screenplay.scenes), "shots": len(screenplay.shots())}
+
+    return Job("script", None, stage_key(ctx, "script", inputs), {"main": ".yaml"}, make)
+
+
+def script_state(ctx: RunContext, job: Job) -> str:
+    """'cached' when screenplay.yaml is current (or holds user edits we keep), else 'stale' or 'missing'."""
+    files = ctx.screenplay_files
+    if not files.path.is_file():
+        return "missing"
+    if files.generated_from() == job.key or files.edited():
+        return "cached"
+    return "stale"
+
+
+def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False) -> Outcome | None:
+    """Load the screenplay, (re)generating it when it is missing, stale or forced; never lose edits."""
+    files = ctx.screenplay_files
+    job = script_job(ctx)
+    state = script_state(ctx, job)
+    if state == "cached" and not force:
+        if files.edited() and files.generated_from() != job.key:
+            ctx.notes.append(
+                "the project's script inputs changed since screenplay.yaml was written, but it holds your edits, "
+                "so it was kept; `--force script` regenerates it (your version is backed up first)"
+            )
+        ctx.screenplay = screenplay_file.load(files.path)
+        return None
+    if not run:
+        raise UserError(
+            f"the screenplay is {state}: {files.path}",
+            f"run `film make {ctx.loaded.path} --until script` first",
+        )
+    outcome = run_job(ctx, job, force=force)
+    if files.edited():
+        backup = files.backup()
+        ctx.notes.append(f"screenplay.yaml had your edits; they were saved to {backup} before it was regenerated")
+    files.write_generated(ctx.store.path_of(outcome.record).read_text(encoding="utf-8"), job.key)
+    ctx.screenplay = screenplay_file.load(files.path)
+    return outcome

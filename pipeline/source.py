@@ -1,0 +1,84 @@
+"""Read the source text and cut out the part the project asks for."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipeline.errors import UserError
+from pipeline.project import LoadedProject
+
+_HEADING = re.compile(r"^[ \t]*chapter[ \t]+([0-9]+|[ivxlcdm]+)\b[^\n]*$", re.IGNORECASE | re.MULTILINE)
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
+
+
+def _number(token: str) -> int:
+    if token.isdigit():
+        return int(token)
+    values = [_ROMAN[ch] for ch in token.lower()]
+    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+
+
+def read_text(path: Path, where: str) -> str:
+    """The whole text file, with a clear error when it is missing, binary or empty."""
+    if not path.is_file():
+        raise UserError(f"{where}: source.path: text file not found: {path}", "fix source.path (relative to the project file)")
+    raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise UserError(f"{where}: source.path: {path} is not a text file", "point source.path at a plain UTF-8 text file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise UserError(f"{where}: source.path: {path} is empty", "give a text with some story in it")
+    return text
+
+
+def chapters(text: str) -> list[tuple[int, int, int]]:
+    """(number, body start, body end) for each "Chapter N" heading, in order."""
+    heads = list(_HEADING.finditer(text))
+    return [(_number(m.group(1)), m.end(), heads[i + 1].start() if i + 1 < len(heads) else len(text)) for i, m in enumerate(heads)]
+
+
+def select_text(loaded: LoadedProject) -> str:
+    """The part of the source the film tells: a chapter, a marked span, or the whole text."""
+    source = loaded.project.source
+    where = loaded.document.where(("source", "path"))
+    text = read_text(source.path, where)
+    if source.chapter is not None:
+        found = chapters(text)
+        body = next((text[s:e] for n, s, e in found if n == source.chapter), None)
+        if body is None:
+            where = loaded.document.where(("source", "chapter"))
+            have = _describe([n for n, _, _ in found])
+            raise UserError(f"{where}: source.chapter: chapter {source.chapter} not found in {source.path.name}; it has {have}", "pick one of those chapter numbers, or use start/end markers")
+    else:
+        body = _between_markers(text, source.start, source.end, loaded)
+    body = body.strip("\n")
+    if not body.strip():
+        raise UserError(f"{where}: the selected text is empty", "check source.chapter or the start/end markers")
+    return body
+
+
+def _between_markers(text: str, start: str | None, end: str | None, loaded: LoadedProject) -> str:
+    begin = 0
+    if start:
+        begin = text.find(start)
+        if begin < 0:
+            raise UserError(f"{loaded.document.where(('source', 'start'))}: source.start: marker {start!r} not found in the text", "copy the marker exactly from the text")
+    stop = len(text)
+    if end:
+        stop = text.find(end, begin)
+        if stop < 0:
+            raise UserError(f"{loaded.document.where(('source', 'end'))}: source.end: marker {end!r} not found after the start", "copy the marker exactly from the text")
+        stop += len(end)
+    return text[begin:stop]
+
+
+def _describe(numbers: list[int]) -> str:
+    if not numbers:
+        return "no 'Chapter N' headings"
+    if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+        return f"chapters {numbers[0]}–{numbers[-1]}"
+    return "chapters " + ", ".join(map(str, numbers))

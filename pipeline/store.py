@@ -1,0 +1,137 @@
+"""Content-addressed artifact store: every result keyed by a hash of what made it, written atomically."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+
+def digest(obj: Any) -> str:
+    """A short, stable hash of any JSON-able value (dict key order does not matter)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
+
+
+def file_digest(path: Path) -> str:
+    """Hash of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:24]
+
+
+def temp_sibling(path: Path) -> Path:
+    """A unique temporary name next to ``path`` with the same suffix (so tools see the format)."""
+    return path.with_name(f"{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Atomic UTF-8 text write."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Atomic, pretty JSON write."""
+    write_text_atomic(path, json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def publish(source: Path, target: Path) -> None:
+    """Place a finished artifact at a user-facing path atomically (hard link when possible, else copy)."""
+    tmp = temp_sibling(target)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Store:
+    """Artifacts live at ``root/<stage>/<key>.<ext>`` with a ``<key>.json`` record written last."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def record_path(self, stage: str, key: str) -> Path:
+        """Where the JSON record of an artifact lives."""
+        return self.root / stage / f"{key}.json"
+
+    def load(self, stage: str, key: str) -> dict[str, Any] | None:
+        """The record of a finished artifact, or None when it is not (fully) there."""
+        path = self.record_path(stage, key)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not all((self.root / rel).is_file() for rel in record.get("files", {}).values()):
+            return None
+        return record
+
+    def path_of(self, record: dict[str, Any], name: str = "main") -> Path:
+        """Absolute path of one file of an artifact record."""
+        return self.root / record["files"][name]
+
+    def produce(
+        self,
+        stage: str,
+        key: str,
+        suffixes: dict[str, str],
+        make: Callable[[dict[str, Path]], dict[str, Any]],
+        info: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run ``make`` on temporary paths, then rename them into place and write the record last."""
+        folder = self.root / stage
+        folder.mkdir(parents=True, exist_ok=True)
+        finals = {name: folder / f"{key}{'' if name == 'main' else '.' + name}{suffix}" for name, suffix in suffixes.items()}
+        temps = {name: temp_sibling(path) for name, path in finals.items()}
+        started = time.perf_counter()
+        try:
+            result = make(temps)
+            for name, tmp in temps.items():
+                os.replace(tmp, finals[name])
+        finally:
+            for tmp in temps.values():
+                tmp.unlink(missing_ok=True)
+        record = {
+            "stage": stage,
+            "key": key,
+            "files": {name: str(path.relative_to(self.root)) for name, path in finals.items()},
+            "digest": file_digest(finals["main"]),
+            "result": result,
+            "info": info or {},
+            "wall_s": round(time.perf_counter() - started, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        write_json_atomic(self.record_path(stage, key), record)
+        return record
+
+    def sweep_temporaries(self) -> int:
+        """Remove temp files left by an interrupted run; returns how many."""
+        count = 0
+        if self.root.is_dir():
+            for tmp in self.root.rglob("*.tmp-*"):
+                tmp.unlink(missing_ok=True)
+                count += 1
+        return count
