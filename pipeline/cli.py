@@ -104,13 +104,12 @@ def _all_cached(ctx, sel):
     """Every outcome from the cache when nothing needs computing (no flow is started then), else None."""
     from pipeline.jobs import Outcome
     from pipeline.plan import blocked, make_plan
-    from pipeline.script_stage import script_job, script_state
+    from pipeline.script_stage import ensure_screenplay, script_job, script_state
 
-    if sel.forced("script", None) or script_state(ctx, script_job(ctx)) != "cached":
+    fresh = script_state(ctx, script_job(ctx)) == "cached" and not sel.forced("script", None)
+    if "script" in sel.run and not fresh:
         return None
-    from pipeline.script_stage import ensure_screenplay
-
-    ensure_screenplay(ctx, run=False)
+    ensure_screenplay(ctx, run=False)  # raises, naming the command to run, when there is none to use
     sel.check_shots(ctx.shots())
     plan = make_plan(ctx, sel)
     error = blocked(plan, ctx)

@@ -68,7 +68,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def print_status(rows: list[tuple[str, dict[str, str]]], columns: list[str]) -> None:
     """A table of stage status per shot."""
-    table = Table(title="cached = up to date, stale = inputs changed, missing = never made, waiting = needs upstream")
+    table = Table(title="what is up to date, per stage and shot")
     table.add_column("shot")
     for column in columns:
         table.add_column(column)

@@ -52,6 +52,10 @@ def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False) -> Outcom
             )
         ctx.screenplay = screenplay_file.load(files.path)
         return None
+    if not run and state == "stale":
+        ctx.notes.append("the script's inputs changed, but this run does not include the script stage: used screenplay.yaml as it is")
+        ctx.screenplay = screenplay_file.load(files.path)
+        return None
     if not run:
         raise UserError(
             f"the screenplay is {state}: {files.path}",

@@ -1,0 +1,4 @@
+"""`python -m pipeline` is `film`."""
+from pipeline.cli import main
+
+main()

@@ -1,0 +1,195 @@
+"""End to end: a short film made by the real flow and backends, checked by decoding it; then reruns."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from stages.assets import ASSETS_DIR
+from tests.conftest import write_project
+from tests.film_checks import computed, decode_audio, loudness, manifest, srt_cues, stream_info, video_frames
+
+pytestmark = pytest.mark.slow
+MUSIC = ASSETS_DIR / "music" / "regency_air.ogg"
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    """A project and its output folder, made once for the tests of this module (they run in order)."""
+    root = tmp_path_factory.mktemp("film")
+    finish = f"{{subtitles: true, crossfade: 0.3, loudness_lufs: -16, music: {MUSIC}, music_gain_db: -24}}"
+    project = write_project(root / "proj", finish=finish)
+    return project, root / "out"
+
+
+def edit_screenplay(out, change):
+    path = out / "screenplay.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def shot_list(data):
+    return [shot for scene in data["scenes"] for shot in scene["shots"]]
+
+
+def test_cold_make_writes_every_output(cli, film):
+    project, out = film
+    code, text = cli("make", project, "--out", out)
+    assert code == 0, text
+    for name in ("film.mp4", "film.srt", "screenplay.yaml", "contact_sheet.png", "manifest.json"):
+        assert (out / name).is_file(), name
+    data = manifest(out)
+    assert len(data["shots"]) >= 4
+    assert all(art["computed"] for shot in data["shots"] for art in shot["artifacts"].values())
+    assert "realtime" in text and "computed" in text
+
+
+def test_film_streams_length_sync_and_loudness(film):
+    _, out = film
+    info = stream_info(out / "film.mp4")
+    assert "Video: h264" in info and "Audio: aac" in info, info
+    assert "320x180" in info
+    data = manifest(out)
+    narration = sum(shot["duration"] for shot in data["shots"])
+    frames = video_frames(out / "film.mp4")
+    assert abs(frames / 12 - narration) <= 1 / 12 + 1e-6
+    audio = decode_audio(out / "film.mp4")
+    assert abs(len(audio) / 48000 - frames / 12) <= 0.04
+    assert abs(loudness(audio) - (-16)) <= 1.0
+    blob = (out / "film.mp4").read_bytes()
+    assert blob.find(b"moov") < blob.find(b"mdat"), "faststart: the index must come first"
+
+
+def test_subtitles_follow_narration_timings(film):
+    project, out = film
+    from pipeline.context import open_context
+    from pipeline.script_stage import ensure_screenplay
+
+    ctx = open_context(project, out)
+    ensure_screenplay(ctx, run=False)
+    cues = srt_cues(out / "film.srt")
+    data = manifest(out)
+    start = 0.0
+    for shot in data["shots"]:
+        record = ctx.store.load("narration", shot["artifacts"]["narration"]["key"])
+        first = record["result"]["timings"][0]
+        assert any(abs(c[0] - (start + first["start"])) < 0.05 for c in cues), (shot["shot"], start + first["start"])
+        start += shot["duration"]
+    assert cues[-1][1] <= start + 0.05
+    assert all(b > a for a, b, _ in cues)
+
+
+def test_noop_rerun_starts_no_flow(cli, film, monkeypatch):
+    project, out = film
+    import pipeline.flow
+
+    monkeypatch.setattr(pipeline.flow, "run_flow", lambda *a, **k: pytest.fail("a no-op rerun started the flow"))
+    code, text = cli("make", project, "--out", out)
+    assert code == 0, text
+    assert computed(out) == set()
+
+
+def test_editing_an_image_prompt_recomputes_that_shot_and_the_stitch(cli, film):
+    project, out = film
+
+    def change(data):
+        shot_list(data)[1]["image_prompt"] += " A candle burns on the table."
+
+    edit_screenplay(out, change)
+    number = shot_list(yaml.safe_load((out / "screenplay.yaml").read_text()))[1]["shot"]
+    code, text = cli("make", project, "--out", out)
+    assert code == 0, text
+    assert computed(out) == {("images", number), ("animation", number), ("stitch", None)}
+
+
+def test_editing_narration_recomputes_narration_and_stitch(cli, film):
+    project, out = film
+    before = {s["shot"]: s["duration"] for s in manifest(out)["shots"]}
+    number = shot_list(yaml.safe_load((out / "screenplay.yaml").read_text()))[2]["shot"]
+    edit_screenplay(out, lambda data: shot_list(data)[2].update(narration=shot_list(data)[2]["narration"].replace("The", "That", 1)))
+    code, text = cli("make", project, "--out", out)
+    assert code == 0, text
+    after = {s["shot"]: s["duration"] for s in manifest(out)["shots"]}
+    expected = {("narration", number), ("stitch", None)}
+    bucket = lambda d: math.ceil(d + 0.3 + 0.05)  # noqa: E731 - the clip length rule of pipeline.jobs
+    if bucket(before[number]) != bucket(after[number]):
+        expected.add(("animation", number))  # the clip had to get longer
+    assert computed(out) == expected
+
+
+def test_deleting_a_shot_only_restitches(cli, film):
+    project, out = film
+    edit_screenplay(out, lambda data: data["scenes"][-1]["shots"].pop() if len(data["scenes"][-1]["shots"]) > 1 else data["scenes"].pop())
+    code, text = cli("make", project, "--out", out)
+    assert code == 0, text
+    assert computed(out) == {("stitch", None)}
+
+
+def test_adding_a_shot_makes_just_that_shot(cli, film):
+    project, out = film
+    new = {"shot": 99, "narration": "Outside, the wind rose over the hill.", "image_prompt": "a windy hill at dusk", "mood": "somber"}
+    edit_screenplay(out, lambda data: data["scenes"][0]["shots"].append(new))
+    code, text = cli("make", project, "--out", out)
+    assert code == 0, text
+    assert computed(out) == {("images", 99), ("narration", 99), ("animation", 99), ("stitch", None)}
+
+
+def test_force_one_shot_of_a_deterministic_stage_keeps_dependents(cli, film):
+    project, out = film
+    code, text = cli("make", project, "--out", out, "--force", "images", "--shots", "99")
+    assert code == 0, text
+    # the redrawn still is byte-identical, so its clip and the film are still valid
+    assert computed(out) == {("images", 99)}
+
+
+def test_only_one_stage_for_one_shot(cli, film):
+    project, out = film
+    code, text = cli("make", project, "--out", out, "--only", "narration", "--force", "narration", "--shots", "1")
+    assert code == 0, text
+    assert computed(out) == {("narration", 1)}
+
+
+def test_shots_that_do_not_exist(cli, film):
+    project, out = film
+    code, text = cli("make", project, "--out", out, "--force", "images", "--shots", "500")
+    assert code == 2 and "no shot 500" in text and "Traceback" not in text
+
+
+def test_invalid_screenplay_edit_names_the_field(cli, film):
+    project, out = film
+    good = (out / "screenplay.yaml").read_text()
+    edit_screenplay(out, lambda data: shot_list(data)[0].update(narration=""))
+    code, text = cli("make", project, "--out", out)
+    flat = " ".join(text.split())
+    assert code == 2 and "screenplay.yaml:" in flat and "scenes.0.shots.0.narration" in flat, text
+    (out / "screenplay.yaml").write_text(good)
+
+
+def test_status_shows_cached_and_stale(cli, film):
+    project, out = film
+    code, text = cli("status", project, "--out", out)
+    assert code == 0 and "cached" in text and "stale" not in text and "missing" not in text, text
+    edit_screenplay(out, lambda data: shot_list(data)[0].update(image_prompt="a mill in the rain, redrawn"))
+    code, text = cli("status", project, "--out", out)
+    assert code == 0 and "stale" in text, text
+
+
+def test_force_script_backs_up_the_users_edits(cli, film):
+    project, out = film
+    code, text = cli("make", project, "--out", out, "--force", "script", "--until", "script")
+    assert code == 0, text
+    backups = list(out.glob("screenplay.backup-*.yaml"))
+    assert backups and "redrawn" in backups[0].read_text()
+    assert "redrawn" not in (out / "screenplay.yaml").read_text()
+    assert "backup" in " ".join(text.split())
+
+
+def test_until_images_is_a_storyboard(cli, tmp_path):
+    project = write_project(tmp_path / "proj")
+    out = tmp_path / "out"
+    code, text = cli("make", project, "--out", out, "--until", "images")
+    assert code == 0, text
+    assert (out / "contact_sheet.png").is_file() and not (out / "film.mp4").exists()
+    assert {stage for stage, _ in computed(out)} == {"images"}

@@ -1,0 +1,69 @@
+"""The artifact store: stable keys, atomic writes, nothing half-written after a failure."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.store import Store, digest, publish, write_json_atomic
+
+
+def test_digest_is_stable_and_order_free():
+    assert digest({"a": 1, "b": [1, 2]}) == digest({"b": [1, 2], "a": 1})
+    assert digest({"a": 1}) != digest({"a": 2})
+
+
+def test_produce_then_load(tmp_path):
+    store = Store(tmp_path)
+
+    def make(paths):
+        paths["main"].write_text("hello")
+        paths["srt"].write_text("subs")
+        return {"n": 1}
+
+    record = store.produce("stage", "k1", {"main": ".txt", "srt": ".srt"}, make)
+    assert store.path_of(record).read_text() == "hello"
+    assert store.path_of(record, "srt").read_text() == "subs"
+    again = store.load("stage", "k1")
+    assert again["result"] == {"n": 1} and again["digest"] == record["digest"]
+    assert sorted(p.name for p in (tmp_path / "stage").iterdir()) == ["k1.json", "k1.srt.srt", "k1.txt"]
+
+
+def test_failed_make_leaves_nothing(tmp_path):
+    store = Store(tmp_path)
+
+    def make(paths):
+        paths["main"].write_text("half")
+        raise RuntimeError("crash mid-write")
+
+    with pytest.raises(RuntimeError):
+        store.produce("stage", "k2", {"main": ".bin"}, make)
+    assert store.load("stage", "k2") is None
+    assert list((tmp_path / "stage").iterdir()) == []
+
+
+def test_record_without_its_file_is_not_cached(tmp_path):
+    store = Store(tmp_path)
+    record = store.produce("stage", "k3", {"main": ".txt"}, lambda p: p["main"].write_text("x") and {})
+    store.path_of(record).unlink()
+    assert store.load("stage", "k3") is None
+
+
+def test_sweep_removes_leftover_temporaries(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "abc.tmp-1234.png").write_bytes(b"partial")
+    (tmp_path / "images" / "abc.png").write_bytes(b"done")
+    assert Store(tmp_path).sweep_temporaries() == 1
+    assert [p.name for p in (tmp_path / "images").iterdir()] == ["abc.png"]
+
+
+def test_atomic_json_and_publish(tmp_path):
+    target = tmp_path / "m.json"
+    write_json_atomic(target, {"x": 1})
+    assert json.loads(target.read_text()) == {"x": 1}
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"film")
+    publish(src, tmp_path / "film.mp4")
+    publish(src, tmp_path / "film.mp4")  # replacing an existing output works too
+    assert (tmp_path / "film.mp4").read_bytes() == b"film"
+    assert not list(tmp_path.glob("*.tmp-*"))
