@@ -77,8 +77,9 @@ def narration_job(ctx: RunContext, shot: Shot) -> Job:
     voice = ctx.project.voice_for(shot.speaker)
     request = NarrationRequest(text=shot.narration, speaker=shot.speaker, voice=voice)
     stamp = None
-    if voice and Path(voice).is_file():
-        stat = Path(voice).stat()
+    voice_file = Path(voice.split("#", 1)[0]) if voice else None
+    if voice_file and voice_file.is_file():
+        stat = voice_file.stat()
         stamp = [stat.st_size, int(stat.st_mtime)]
     backend = ctx.loaded.backends["narration"]
     key = stage_key(ctx, "narration", {"request": request.model_dump(mode="json"), "voice_file": stamp})
