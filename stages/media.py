@@ -1,0 +1,110 @@
+"""Shared ffmpeg plumbing: the bundled executable, runs with readable errors and a raw-frame writer."""
+from __future__ import annotations
+
+import functools
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from stages.errors import StageError
+
+STDERR_TAIL_LINES = 12
+# On top of a preset: cheaper motion search and partition analysis, fixed B-frames, no scene-cut search.
+# On our pans and zooms ~1.6x faster than plain veryfast at the same SSIM and a similar or smaller size.
+FAST_X264 = "me=dia:subme=1:partitions=none:8x8dct=0:weightp=0:b-adapt=0:scenecut=0"
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg (no system ffmpeg is assumed)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def stderr_tail(text: str | bytes, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last few non-empty lines of ffmpeg's stderr, for error messages."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
+
+
+def run_ffmpeg(args: list[str], what: str, stdin: bytes | None = None) -> None:
+    """Run ffmpeg with ``args`` fed ``stdin``; on failure raise StageError naming ``what`` with ffmpeg's stderr tail."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error", *args],
+        input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
+    if proc.returncode != 0:
+        raise StageError(f"ffmpeg failed {what}:\n{stderr_tail(proc.stderr)}")
+
+
+def x264_params(extra: str = "") -> str:
+    """The -x264-params of every H.264 file we write: stitchable streams, plus ``extra``."""
+    return ":".join(filter(None, ("stitchable=1", extra)))
+
+
+def x264_args(preset: str, crf: int, extra: str = "") -> list[str]:
+    """Output options of an H.264 encode: one encoder thread, yuv420p, our x264 params."""
+    return [
+        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+        "-threads", "1", "-x264-params", x264_params(extra),
+    ]
+
+
+class FrameWriter:
+    """Pipe raw frames of one pixel format into an ffmpeg encode; a context manager that cleans up on error."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: int, output_args: list[str],
+                 pix_fmt: str = "rgb24") -> None:
+        self.path = Path(path)
+        self._log: IO[bytes] = tempfile.TemporaryFile()
+        cmd = [
+            ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{size[0]}x{size[1]}", "-r", str(fps), "-i", "pipe:0",
+            *output_args, "-f", "mp4", str(self.path),
+        ]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def write(self, *planes: Any) -> None:
+        """Send one frame (one contiguous array, or the planes of a planar frame in order)."""
+        try:
+            for plane in planes:
+                self._proc.stdin.write(memoryview(plane))
+        except OSError:  # a broken pipe: ffmpeg stopped
+            self._proc.wait()
+            self._fail()
+
+    def close(self) -> None:
+        """Finish the encode; raise StageError with ffmpeg's stderr tail if it failed."""
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        if self._proc.wait() != 0:
+            self._fail()
+        self._log.close()
+
+    def abort(self) -> None:
+        """Stop the encode and delete the partial file."""
+        self._proc.kill()
+        self._proc.wait()
+        self._log.close()
+        self.path.unlink(missing_ok=True)
+
+    def _fail(self) -> None:
+        self._log.seek(0)
+        tail = stderr_tail(self._log.read())
+        self.abort()
+        raise StageError(f"ffmpeg failed writing {self.path.name} (exit {self._proc.returncode}):\n{tail}")
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._proc.returncode is None:
+            self.abort()

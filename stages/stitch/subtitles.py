@@ -1,0 +1,152 @@
+"""Subtitle cues from narration timings: chunking, SRT text and pre-rendered overlays to burn in."""
+from __future__ import annotations
+
+import math
+import textwrap
+import threading
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from stages.contracts import Timing
+from stages.errors import InputError
+
+LINE_CHARS = 42
+CUE_LINES = 2
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle: film-time span and up to two lines of text."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+
+def balance(lines: Sequence[str], width: int = LINE_CHARS) -> tuple[str, ...]:
+    """Re-split a two-line chunk at the word break that makes both lines most even (each within width)."""
+    words = " ".join(lines).split()
+    best, best_len = tuple(lines), max(map(len, lines))
+    for k in range(1, len(words)):
+        pair = (" ".join(words[:k]), " ".join(words[k:]))
+        longest = max(map(len, pair))
+        if longest <= width and longest < best_len:
+            best, best_len = pair, longest
+    return best
+
+
+def chunk_text(text: str, width: int = LINE_CHARS, lines: int = CUE_LINES) -> list[tuple[str, ...]]:
+    """Split a sentence into as few cues of at most ``lines`` lines of ``width`` characters as it needs,
+    of about equal length (falling back to filling cue after cue when even cuts do not fit)."""
+    words = text.split()
+    wrapped = textwrap.wrap(" ".join(words), width)
+    groups = [wrapped[i:i + lines] for i in range(0, len(wrapped), lines)]
+    count = len(groups)
+    if 1 < count <= len(words):
+        ends = list(accumulate(len(word) + 1 for word in words))
+        cuts = [0, *(min(range(1, len(words)), key=lambda i: abs(ends[i - 1] - ends[-1] * j / count))
+                     for j in range(1, count)), len(words)]
+        even = [textwrap.wrap(" ".join(words[a:b]), width) for a, b in zip(cuts, cuts[1:])]
+        if all(0 < len(group) <= lines for group in even):
+            groups = even
+    return [balance(group, width) if len(group) == 2 else tuple(group) for group in groups]
+
+
+def sentence_cues(timing: Timing, offset: float, limit: tuple[float, float]) -> list[Cue]:
+    """Cues of one timed sentence in film time, its span shared out in proportion to characters."""
+    chunks = chunk_text(timing.text)
+    lo, hi = limit
+    start, end = min(max(offset + timing.start, lo), hi), min(max(offset + timing.end, lo), hi)
+    sizes = [sum(map(len, chunk)) for chunk in chunks]
+    total, done, cues = sum(sizes) or 1, 0, []
+    for chunk, size in zip(chunks, sizes):
+        a = start + (end - start) * done / total
+        done += size
+        cues.append(Cue(a, start + (end - start) * done / total, chunk))
+    return [cue for cue in cues if cue.end > cue.start]
+
+
+def film_cues(shots: Iterable[tuple[float, float, Sequence[Timing]]]) -> list[Cue]:
+    """All cues of the film from (shot start, shot end, timings) triples, in time order."""
+    cues = [cue for start, end, timings in shots for timing in timings
+            for cue in sentence_cues(timing, start, (start, end))]
+    return sorted(cues, key=lambda cue: cue.start)
+
+
+def srt_time(seconds: float) -> str:
+    """HH:MM:SS,mmm of a film time."""
+    ms = max(0, round(seconds * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def srt_text(cues: Sequence[Cue]) -> str:
+    """The cues as an SRT document."""
+    return "".join(f"{i}\n{srt_time(c.start)} --> {srt_time(c.end)}\n" + "\n".join(c.lines) + "\n\n"
+                   for i, c in enumerate(cues, 1))
+
+
+class Overlay:
+    """A cue drawn once as a premultiplied RGBA patch, blended into frames over its own rows only."""
+
+    def __init__(self, rgba: Any, x: int, y: int) -> None:
+        import numpy as np
+
+        alpha = (rgba[..., 3:4].astype(np.uint16) * 256 + 127) // 255
+        self.premul = rgba[..., :3].astype(np.uint16) * alpha + 128
+        self.inverse = 256 - alpha
+        self.x, self.y = x, y
+
+    def apply(self, frame: Any) -> Any:
+        """A copy of ``frame`` with the cue blended in."""
+        out = frame.copy()
+        h, w = self.premul.shape[:2]
+        region = out[self.y:self.y + h, self.x:self.x + w]
+        region[...] = ((region * self.inverse + self.premul) >> 8).astype(out.dtype)
+        return out
+
+
+class CueRenderer:
+    """Draws cues in white with a dark outline and soft shadow, bottom-centred inside a safe margin."""
+
+    def __init__(self, font_path: Path, size: tuple[int, int]) -> None:
+        from PIL import ImageFont
+
+        self.width, self.height = size
+        self.px = max(8, min(self.height // 20, self.width // 26))
+        self.lock = threading.Lock()  # segments render in threads; a FreeType face is not thread-safe
+        try:
+            self.font = ImageFont.truetype(str(font_path), self.px)
+        except OSError as exc:
+            raise InputError(f"cannot load the subtitle font {font_path}: {exc}") from exc
+
+    def render(self, cue: Cue) -> Overlay:
+        """The cue as an overlay placed on the frame."""
+        with self.lock:
+            return self._draw(cue)
+
+    def _draw(self, cue: Cue) -> Overlay:
+        import numpy as np
+        from PIL import Image, ImageDraw, ImageFilter
+
+        text, stroke = "\n".join(cue.lines), max(1, round(self.px / 14))
+        spacing, shadow = round(self.px * 0.25), max(1, round(self.px / 12))
+        options = dict(font=self.font, spacing=spacing, align="center", stroke_width=stroke)
+        box = ImageDraw.Draw(Image.new("L", (1, 1))).multiline_textbbox((0, 0), text, **options)
+        left, top, right, bottom = (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
+        pad = stroke + 3 * shadow
+        canvas = (right - left + 2 * pad, bottom - top + 2 * pad)
+        origin = (pad - left, pad - top)
+        shade = Image.new("RGBA", canvas, (0, 0, 0, 0))
+        ImageDraw.Draw(shade).multiline_text((origin[0] + shadow, origin[1] + shadow), text, fill=(0, 0, 0, 170),
+                                             stroke_fill=(0, 0, 0, 170), **options)
+        face = Image.new("RGBA", canvas, (0, 0, 0, 0))
+        ImageDraw.Draw(face).multiline_text(origin, text, fill=(255, 255, 255, 255), stroke_fill=(0, 0, 0, 255),
+                                            **options)
+        image = Image.alpha_composite(shade.filter(ImageFilter.GaussianBlur(shadow)), face)
+        image = image.crop(image.getbbox() or (0, 0, 1, 1))
+        x = (self.width - image.width) // 2
+        y = self.height - round(self.height * 0.07) - image.height
+        crop = (max(0, -x), max(0, -y), min(image.width, self.width - x), min(image.height, self.height - y))
+        return Overlay(np.asarray(image.crop(crop)), max(0, x), max(0, y))

@@ -1,0 +1,219 @@
+"""moviepy stitcher: timeline and A/V sync, loudness, SRT, burned subtitles, dissolves, joins without re-encode."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from stages.assets import FONT_SANS_BOLD
+from stages.contracts import StitchRequest, StitchShot, Timing, VideoFormat
+from stages.errors import StageError
+from stages.media import FrameWriter, x264_args
+from stages.stitch import soundtrack
+from stages.stitch.moviepy_stitch import MoviepyStitcher, join_segments
+from stages.stitch.subtitles import LINE_CHARS, chunk_text, sentence_cues
+from stages.stitch.timeline import Timeline
+from tests.film_checks import decode_audio, loudness, srt_cues, stream_info, video_frames
+from tests.test_kenburns import decode
+
+FMT = VideoFormat(width=320, height=180, fps=12)
+COLOURS = ((200, 40, 40), (40, 200, 40), (40, 40, 200))
+NARRATION = (1.0, 1.3, 1.6)  # film 3.9 s: shots start at frames 0, 12, 28 and it ends at frame 47
+CLIPS = (1.5, 2.0, 2.0)
+FADE = 0.25  # 3 frames at 12 fps
+
+
+def bar_x(j: int) -> int:
+    """Left edge of the white bar that marks clip frame ``j``."""
+    return 8 + 6 * j
+
+
+def write_clip(path: Path, colour: tuple[int, int, int], frames: int) -> None:
+    """A solid-colour clip whose frame j carries a white bar at bar_x(j) in its top band."""
+    with FrameWriter(path, (FMT.width, FMT.height), FMT.fps, x264_args("veryfast", 8)) as writer:
+        for j in range(frames):
+            frame = np.empty((FMT.height, FMT.width, 3), np.uint8)
+            frame[:] = colour
+            frame[6:42, bar_x(j):bar_x(j) + 4] = 255
+            writer.write(frame)
+
+
+def bar_position(frame: np.ndarray) -> float:
+    """Clip frame index shown, from the centroid of the white bar (fractional where two frames blend)."""
+    weight = np.clip(frame[10:38].min(axis=2).astype(float).mean(axis=0) - 60.0, 0, None)
+    centre = (weight * np.arange(frame.shape[1])).sum() / weight.sum()
+    return (centre - 1.5 - 8) / 6
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> tuple[StitchShot, ...]:
+    folder = tmp_path_factory.mktemp("parts")
+    made = []
+    for i, (colour, narration, clip) in enumerate(zip(COLOURS, NARRATION, CLIPS)):
+        write_clip(folder / f"clip{i}.mp4", colour, round(clip * FMT.fps))
+        t = np.arange(round(narration * 22050)) / 22050
+        soundfile.write(folder / f"voice{i}.wav", 0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t), 22050)
+        timings = (Timing(text=f"Sentence {i} begins.", start=0.05, end=narration / 2),
+                   Timing(text=f"And sentence {i} ends here.", start=narration / 2 + 0.05, end=narration - 0.05))
+        made.append(StitchShot(number=i + 1, clip_path=folder / f"clip{i}.mp4", clip_duration=clip,
+                               audio_path=folder / f"voice{i}.wav", audio_duration=narration, timings=timings))
+    return tuple(made)
+
+
+def stitch(shots, folder: Path, name: str, **changes):
+    request = StitchRequest(**{"shots": tuple(shots), "format": FMT, "font_path": FONT_SANS_BOLD, "crossfade": FADE,
+                               **changes})
+    result = MoviepyStitcher().stitch(request, folder / f"{name}.mp4", folder / f"{name}.srt")
+    return result, decode(result.video_path)
+
+
+@pytest.fixture(scope="module")
+def film(shots, tmp_path_factory):
+    return stitch(shots, tmp_path_factory.mktemp("film"), "film")
+
+
+def test_streams_duration_sync_and_loudness(film) -> None:
+    result, frames = film
+    info = stream_info(result.video_path)
+    assert "Video: h264" in info and "yuv420p" in info and "320x180" in info
+    assert "Audio: aac" in info
+    assert result.duration == pytest.approx(sum(NARRATION))
+    assert abs(video_frames(result.video_path) / FMT.fps - sum(NARRATION)) <= 1 / FMT.fps
+    assert len(frames) == round(sum(NARRATION) * FMT.fps) == 47
+    audio = decode_audio(result.video_path)
+    assert abs(len(audio) / 48000 - len(frames) / FMT.fps) <= 0.002, "sound and picture end together"
+    assert loudness(audio) == pytest.approx(-16.0, abs=1.0)
+    assert result.loudness_lufs == pytest.approx(-16.0, abs=0.5)
+    assert not list(result.video_path.parent.glob(".stitch-*")), "temp files cleaned up"
+
+
+def test_srt_follows_timings_offset_by_shot_start(film, shots) -> None:
+    result, _ = film
+    cues = srt_cues(result.srt_path)
+    starts = np.cumsum((0.0, *NARRATION))
+    expected = [(starts[i] + t.start, starts[i] + t.end, t.text) for i, s in enumerate(shots) for t in s.timings]
+    assert len(cues) == len(expected)
+    for (start, end, text), (want_start, want_end, want_text) in zip(cues, expected):
+        assert (start, end) == pytest.approx((want_start, want_end), abs=0.0011)
+        assert text == want_text
+
+
+def test_each_shot_plays_its_clip_from_the_start_cut_at_its_narration(film) -> None:
+    _, frames = film
+    tl = Timeline.plan(NARRATION, FMT.fps, FADE)
+    for shot in range(3):
+        for f in range(tl.frames[shot] + tl.fades[shot], tl.frames[shot + 1]):
+            want = round((f / FMT.fps - tl.starts[shot]) * FMT.fps)
+            assert bar_position(frames[f]) == pytest.approx(want, abs=0.15), f"film frame {f}"
+            assert np.abs(frames[f][100, 10].astype(int) - COLOURS[shot]).max() < 12
+
+
+def test_dissolve_blends_the_previous_clip_continuing_past_its_cut(film) -> None:
+    _, frames = film
+    mid = 12 + 1  # second of the three dissolve frames into shot 2
+    before, after = frames[11][100, 10].astype(int), frames[12 + 3][100, 10].astype(int)
+    pixel = frames[mid][100, 10].astype(int)
+    assert np.abs(pixel - before).max() > 40 and np.abs(pixel - after).max() > 40
+    assert (np.minimum(before, after) - 8 <= pixel).all() and (pixel <= np.maximum(before, after) + 8).all()
+    # Both bars show: shot 1's clip past its cut (frame 13) and shot 2's clip from its start (frame 1).
+    band = frames[mid][10:38].min(axis=2).mean(axis=0)
+    assert band[bar_x(13):bar_x(13) + 4].mean() > 110 and band[bar_x(1):bar_x(1) + 4].mean() > 110
+
+
+def test_hard_cuts_without_crossfade(shots, tmp_path) -> None:
+    _, frames = stitch(shots, tmp_path, "cuts", crossfade=0.0, subtitles=False)
+    assert np.abs(frames[12][100, 10].astype(int) - COLOURS[1]).max() < 12
+    assert bar_position(frames[12]) == pytest.approx(0, abs=0.15)
+
+
+def test_subtitles_are_burned_into_the_bottom_band(film, shots, tmp_path) -> None:
+    _, burned = film
+    _, clean = stitch(shots, tmp_path, "clean", subtitles=False)
+    f = 3  # 0.25 s: the first cue is on screen
+    diff = np.abs(burned[f].astype(int) - clean[f].astype(int)).max(axis=2)
+    assert (diff[120:] > 60).sum() > 200, "text pixels in the bottom band"
+    assert (diff[:90] > 20).sum() == 0, "the picture above is untouched"
+    assert (burned[f][120:] > 220).all(axis=2).sum() > 50, "white letters"
+
+
+def test_short_clip_is_slowed_down_not_frozen(shots, tmp_path) -> None:
+    short = [shots[0].model_copy(update={"clip_duration": 0.5}), *shots[1:]]  # 6 clip frames for 12 film frames
+    _, frames = stitch(short, tmp_path, "slow", subtitles=False)
+    seen = [bar_position(frames[f]) for f in range(12)]
+    # Clip time = shot time x 0.5 s / 1.0 s: half a clip frame per film frame, in-betweens blended.
+    assert seen == pytest.approx([min(f / 2, 5) for f in range(12)], abs=0.1)
+
+
+def test_music_bed_keeps_loudness_and_ducks_under_speech(shots, tmp_path) -> None:
+    t = np.arange(48000 * 2) / 48000
+    music = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 660 * t)], axis=1)
+    soundfile.write(tmp_path / "music.ogg", music, 48000, format="OGG", subtype="VORBIS")
+    result, _ = stitch(shots, tmp_path, "music", subtitles=False, music_path=tmp_path / "music.ogg", music_gain_db=-6)
+    assert "stereo" in stream_info(result.video_path)
+    assert loudness(decode_audio(result.video_path)) == pytest.approx(-16.0, abs=1.0)
+
+
+def test_duck_envelope_is_smooth_and_dips_six_db() -> None:
+    rate = soundtrack.RATE
+    gain = soundtrack.duck_envelope([(2.0, 4.0)], 6 * rate)
+    assert gain[3 * rate] == pytest.approx(10 ** (-6 / 20), rel=0.01)
+    assert gain[int(0.5 * rate)] == pytest.approx(1.0) and gain[int(5.5 * rate)] == pytest.approx(1.0)
+    assert np.abs(np.diff(gain)).max() < 1e-3
+
+
+def test_normalise_reaches_target_with_peaks_under_ceiling() -> None:
+    rng = np.random.default_rng(0)
+    pcm = (0.05 * rng.standard_normal((48000 * 3, 1))).astype(np.float32)
+    pcm[::4800] = 0.9  # sharp peaks
+    out, lufs = soundtrack.normalise(pcm, -16.0)
+    assert lufs == pytest.approx(-16.0, abs=0.5) and soundtrack.loudness(out) == pytest.approx(lufs)
+    assert np.abs(out).max() <= 10 ** (-1 / 20) + 1e-6
+
+
+def test_long_sentences_are_split_into_even_two_line_cues() -> None:
+    text = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
+            "must be in want of a wife, however little known the feelings or views of such a man may be.")
+    chunks = chunk_text(text)
+    assert len(chunks) >= 2 and all(1 <= len(c) <= 2 and all(len(line) <= LINE_CHARS for line in c) for c in chunks)
+    assert " ".join(line for c in chunks for line in c) == text
+    sizes = [sum(map(len, c)) for c in chunks]
+    assert max(sizes) < 1.5 * min(sizes), "cues of about equal length"
+    cues = sentence_cues(Timing(text=text, start=1.0, end=9.0), 10.0, (10.0, 20.0))
+    assert cues[0].start == pytest.approx(11.0) and cues[-1].end == pytest.approx(19.0)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(cues, cues[1:]))
+    for cue in cues:  # time shared by characters
+        share = sum(map(len, cue.lines)) / sum(len(line) for c in chunks for line in c)
+        assert cue.end - cue.start == pytest.approx(8.0 * share)
+
+
+def test_timeline_frames_never_drift_more_than_half_a_frame() -> None:
+    durations = [1.37, 2.011, 0.52, 3.333, 1.9] * 20
+    tl = Timeline.plan(durations, 24, 0.4)
+    assert all(abs(f / 24 - t) <= 0.5 / 24 + 1e-9 for f, t in zip(tl.frames, tl.starts))
+    segments = tl.segments()
+    assert segments[0][0] == 0 and segments[-1][1] == tl.total_frames == round(sum(durations) * 24)
+    assert all(a < b and b == c for (a, b), (c, _) in zip(segments, segments[1:]))
+
+
+def test_segments_are_joined_without_re_encoding(tmp_path) -> None:
+    parts = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+    write_clip(parts[0], COLOURS[0], 7)
+    write_clip(parts[1], COLOURS[1], 5)
+    soundtrack.encode_aac(np.zeros((48000, 1), np.float32), tmp_path / "a.m4a", "96k")
+    join_segments(parts, tmp_path / "a.m4a", tmp_path / "joined.mp4", tmp_path)
+    joined = decode(tmp_path / "joined.mp4")
+    assert np.array_equal(joined, np.concatenate([decode(p) for p in parts])), "bit-identical: stream copy"
+
+
+@pytest.mark.parametrize("broken", ["missing clip", "bad clip", "bad audio"])
+def test_unusable_inputs_name_the_file(shots, tmp_path, broken: str) -> None:
+    bad = tmp_path / {"missing clip": "nothing.mp4", "bad clip": "garbage.mp4", "bad audio": "garbage.wav"}[broken]
+    if broken != "missing clip":
+        bad.write_bytes(b"this is not media at all" * 10)
+    field = "audio_path" if broken == "bad audio" else "clip_path"
+    changed = [shots[0], shots[1].model_copy(update={field: bad}), shots[2]]
+    with pytest.raises(StageError, match=bad.name):
+        stitch(changed, tmp_path, "broken")
+    assert not list(tmp_path.glob("broken.*")) and not list(tmp_path.glob(".stitch-*")), "nothing left behind"
