@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline.context import RunContext
 from pipeline.jobs import Outcome
+from pipeline.plan import remember_keys
 from pipeline.store import digest, publish, write_json_atomic
 
 
@@ -92,4 +93,5 @@ def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome],
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     write_json_atomic(out / "manifest.json", manifest)
+    remember_keys(ctx, {key: o.key for key, o in outcomes.items()})
     return summary

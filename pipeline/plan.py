@@ -169,16 +169,28 @@ def blocked(plan: Plan, ctx: RunContext) -> UserError | None:
     return None
 
 
+def keys_file(ctx: RunContext):
+    """Where the last known key of every stage and shot is kept, across partial runs."""
+    return ctx.out_dir / ".film" / "keys.json"
+
+
 def previous_keys(ctx: RunContext) -> dict[tuple[str, int | None], str]:
-    """Keys the last run's manifest recorded, to tell 'stale' from 'missing'."""
+    """Keys earlier runs made, to tell 'stale' (inputs changed) from 'missing' (never made)."""
     try:
-        manifest = json.loads((ctx.out_dir / "manifest.json").read_text(encoding="utf-8"))
+        saved = json.loads(keys_file(ctx).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     found: dict[tuple[str, int | None], str] = {}
-    for shot in manifest.get("shots", []):
-        for stage, art in shot.get("artifacts", {}).items():
-            found[(stage, shot["shot"])] = art.get("key")
-    if manifest.get("stitch"):
-        found[("stitch", None)] = manifest["stitch"].get("key")
+    for label, key in saved.items():
+        stage, _, shot = label.partition(":")
+        found[(stage, int(shot) if shot else None)] = key
     return found
+
+
+def remember_keys(ctx: RunContext, keys: dict[tuple[str, int | None], str]) -> None:
+    """Merge this run's keys into the saved ones."""
+    from pipeline.store import write_json_atomic
+
+    merged = {f"{stage}:{'' if shot is None else shot}": key for (stage, shot), key in previous_keys(ctx).items()}
+    merged |= {f"{stage}:{'' if shot is None else shot}": key for (stage, shot), key in keys.items()}
+    write_json_atomic(keys_file(ctx), merged)
