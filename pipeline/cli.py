@@ -154,8 +154,7 @@ def status(
     from pipeline.report import print_status
 
     with reported_errors(debug):
-        rows, columns = status_rows(project, out)
-        print_status(rows, columns)
+        print_status(*status_rows(project, out))
 
 
 @app.command()

@@ -38,7 +38,7 @@ def _reported(outcome: Outcome) -> Outcome:
     return outcome
 
 
-SHOT_TASK = dict(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retryable)
+SHOT_TASK = dict(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retryable)
 
 
 @task(name="script", cache_policy=NO_CACHE, persist_result=False)

@@ -6,7 +6,6 @@ re-animates that shot and re-stitches; editing its narration re-narrates it and 
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,12 +86,12 @@ def narration_job(ctx: RunContext, shot: Shot) -> Job:
 
 
 def clip_seconds(ctx: RunContext, narration_seconds: float) -> int:
-    """Length asked of the animation: the narration plus the crossfade tail, rounded up to a second.
+    """Length asked of the animation: the narration plus the crossfade tail, to the nearest second.
 
-    Rounding up means a small narration edit keeps the same clip (no re-animation); the stitch
-    cuts every clip to its narration.
+    Whole seconds mean a small narration edit keeps the same clip (no re-animation); the stitch
+    fits every clip to its narration (cutting it, or easing it slower by under half a second).
     """
-    return max(1, math.ceil(narration_seconds + ctx.project.finish.crossfade + 0.05))
+    return max(1, round(narration_seconds + ctx.project.finish.crossfade))
 
 
 def animation_job(ctx: RunContext, shot: Shot, image: dict[str, Any], narration: dict[str, Any]) -> Job:
@@ -123,7 +122,7 @@ def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str
     request = StitchRequest(
         shots=shots, format=ctx.project.format.video(), crossfade=finish.crossfade, subtitles=finish.subtitles,
         font_path=FONT_SANS_BOLD, music_path=finish.music, music_gain_db=finish.music_gain_db,
-        loudness_lufs=finish.loudness_lufs, workers=ctx.project.workers,
+        loudness_lufs=finish.loudness_lufs, workers=ctx.project.workers, segment_cache=store.root / "stitch-segments",
     )
     inputs = {
         "shots": [[clip["digest"], voice["key"], voice["digest"]] for _, clip, voice in parts],

@@ -66,16 +66,22 @@ def print_summary(summary: dict[str, Any]) -> None:
         console.print(f"[yellow]note:[/] {note}")
 
 
-def print_status(rows: list[tuple[str, dict[str, str]]], columns: list[str]) -> None:
-    """A table of stage status per shot."""
-    table = Table(title="what is up to date, per stage and shot")
+def print_status(film: dict[str, str], rows: list[tuple[str, dict[str, str]]]) -> None:
+    """The whole-film stages, then a table of the per-shot stages."""
+    colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
+    out = Console()
+    for stage, state in film.items():
+        out.print(f"{stage:<8} [{colour.get(state, 'white')}]{state}[/]")
+    if not rows:
+        return
+    columns = list(rows[0][1])
+    table = Table(title="per shot")
     table.add_column("shot")
     for column in columns:
         table.add_column(column)
-    colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
     for label, cells in rows:
-        table.add_row(label, *(f"[{colour.get(cells.get(c, ''), 'white')}]{cells.get(c, '')}[/]" for c in columns))
-    Console().print(table)
+        table.add_row(label, *(f"[{colour.get(cells[c], 'white')}]{cells[c]}[/]" for c in columns))
+    out.print(table)
 
 
 def print_backends(rows: list[tuple[str, str, str, list[str]]]) -> None:

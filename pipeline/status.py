@@ -18,17 +18,14 @@ def _label(plan, previous, stage: str, shot: int | None) -> str:
     return "stale" if old and old != plan.keys[(stage, shot)] else "missing"
 
 
-def status_rows(project: Path, out: Path | None) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
-    """Rows of the status table: the script, one per shot, and the film."""
+def status_rows(project: Path, out: Path | None) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
+    """The whole-film stages (script, stitch) and one row per shot of the per-shot stages."""
     ctx = open_context(project, out)
     state = script_state(ctx, script_job(ctx))
-    rows = [("script", {"images": state})]
     if state != "cached":
-        return rows, list(SHOT_STAGES)
+        return {"script": state, "stitch": "waiting"}, []
     ensure_screenplay(ctx, run=False)
     plan = make_plan(ctx, Selection(only=True))
     previous = previous_keys(ctx)
-    for shot in ctx.shots():
-        rows.append((str(shot.shot), {stage: _label(plan, previous, stage, shot.shot) for stage in SHOT_STAGES}))
-    rows.append(("film", {"images": _label(plan, previous, "stitch", None)}))
-    return rows, list(SHOT_STAGES)
+    rows = [(str(shot.shot), {stage: _label(plan, previous, stage, shot.shot) for stage in SHOT_STAGES}) for shot in ctx.shots()]
+    return {"script": state, "stitch": _label(plan, previous, "stitch", None)}, rows

@@ -122,6 +122,7 @@ class Store:
             "result": result,
             "info": info or {},
             "wall_s": round(time.perf_counter() - started, 3),
+            "finished_at": round(time.time(), 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         write_json_atomic(self.record_path(stage, key), record)

@@ -204,6 +204,9 @@ class StitchRequest(Frozen):
     music_gain_db: float = -24.0
     loudness_lufs: float = -16.0
     workers: int = 2
+    # A folder the backend may keep intermediate renders in between runs, named by a hash of their own
+    # inputs, so re-stitching after a one-shot edit re-renders only what that edit touched.
+    segment_cache: Path | None = None
 
 
 class StitchResult(Frozen):

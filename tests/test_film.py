@@ -1,8 +1,6 @@
 """End to end: a short film made by the real flow and backends, checked by decoding it; then reruns."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import yaml
 
@@ -113,7 +111,7 @@ def test_editing_narration_recomputes_narration_and_stitch(cli, film):
     assert code == 0, text
     after = {s["shot"]: s["duration"] for s in manifest(out)["shots"]}
     expected = {("narration", number), ("stitch", None)}
-    bucket = lambda d: math.ceil(d + 0.3 + 0.05)  # noqa: E731 - the clip length rule of pipeline.jobs
+    bucket = lambda d: max(1, round(d + 0.3))  # noqa: E731 - the clip length rule of pipeline.jobs
     if bucket(before[number]) != bucket(after[number]):
         expected.add(("animation", number))  # the clip had to get longer
     assert computed(out) == expected
@@ -193,3 +191,37 @@ def test_until_images_is_a_storyboard(cli, tmp_path):
     assert code == 0, text
     assert (out / "contact_sheet.png").is_file() and not (out / "film.mp4").exists()
     assert {stage for stage, _ in computed(out)} == {"images"}
+
+
+def test_a_backend_refusing_one_shot_is_reported_with_the_shot(cli, tmp_path, monkeypatch):
+    from stages.errors import InputError
+    from stages.images.storyboard import StoryboardImages
+
+    def refuse(self, request, out_path):
+        if request.number == 2:
+            raise InputError(f"shot {request.number}: prompt refused", hint="rewrite the prompt of shot 2")
+        return original(self, request, out_path)
+
+    original = StoryboardImages.make_image
+    monkeypatch.setattr(StoryboardImages, "make_image", refuse)
+    project = write_project(tmp_path / "proj")
+    code, text = cli("make", project, "--out", tmp_path / "out", "--until", "images")
+    assert code == 2 and "shot 2: prompt refused" in text and "rewrite the prompt" in text and "Traceback" not in text
+    code, text = cli("make", project, "--out", tmp_path / "out", "--until", "images", "--debug")
+    assert code == 2 and "Traceback" in text
+    monkeypatch.setattr(StoryboardImages, "make_image", original)
+    code, text = cli("make", project, "--out", tmp_path / "out", "--until", "images")
+    assert code == 0 and computed(tmp_path / "out") == {("images", 2)}
+
+
+def test_runtime_failures_exit_1_without_traceback(capsys):
+    import typer
+
+    from pipeline.cli import reported_errors
+
+    with pytest.raises(typer.Exit) as exit_info:
+        with reported_errors(debug=False):
+            raise RuntimeError("disk on fire")
+    assert exit_info.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert "disk on fire" in err and "Traceback" not in err

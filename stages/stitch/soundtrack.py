@@ -11,7 +11,7 @@ RATE = 48_000
 CONTROL_RATE = 100  # ducking envelope resolution, Hz
 DUCK_DB = -6.0
 MUSIC_FADE = 2.0
-PEAK_CEILING_DB = -1.0
+PEAK_CEILING_DB = -2.0  # dBFS before AAC; the encoder overshoots by up to ~1 dB, so the film stays near -1 dBTP
 LIMITER_WINDOW = 0.005  # seconds each side of a peak
 LOUDNESS_TOLERANCE = 0.1
 
