@@ -20,7 +20,9 @@ from tests.test_kenburns import decode
 
 FMT = VideoFormat(width=320, height=180, fps=12)
 COLOURS = ((200, 40, 40), (40, 200, 40), (40, 40, 200))
-NARRATION = (1.0, 1.3, 1.6)  # film 3.9 s: shots start at frames 0, 12, 28 and it ends at frame 47
+NARRATION = (1.0, 1.3, 1.6)  # shots of 12, 16 and 19 frames: they start at frames 0, 12, 28; the film has 47
+STARTS = (0, 12, 28, 47)
+TONES = (220, 330, 440)  # Hz of each shot's narration
 CLIPS = (1.5, 2.0, 2.0)
 FADE = 0.25  # 3 frames at 12 fps
 
@@ -54,7 +56,7 @@ def shots(tmp_path_factory) -> tuple[StitchShot, ...]:
     for i, (colour, narration, clip) in enumerate(zip(COLOURS, NARRATION, CLIPS)):
         write_clip(folder / f"clip{i}.mp4", colour, round(clip * FMT.fps))
         t = np.arange(round(narration * 22050)) / 22050
-        soundfile.write(folder / f"voice{i}.wav", 0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t), 22050)
+        soundfile.write(folder / f"voice{i}.wav", 0.3 * np.sin(2 * np.pi * TONES[i] * t), 22050)
         timings = (Timing(text=f"Sentence {i} begins.", start=0.05, end=narration / 2),
                    Timing(text=f"And sentence {i} ends here.", start=narration / 2 + 0.05, end=narration - 0.05))
         made.append(StitchShot(number=i + 1, clip_path=folder / f"clip{i}.mp4", clip_duration=clip,
@@ -79,20 +81,47 @@ def test_streams_duration_sync_and_loudness(film) -> None:
     info = stream_info(result.video_path)
     assert "Video: h264" in info and "yuv420p" in info and "320x180" in info
     assert "Audio: aac" in info
-    assert result.duration == pytest.approx(sum(NARRATION))
-    assert abs(video_frames(result.video_path) / FMT.fps - sum(NARRATION)) <= 1 / FMT.fps
-    assert len(frames) == round(sum(NARRATION) * FMT.fps) == 47
+    assert len(frames) == video_frames(result.video_path) == STARTS[-1]
+    assert result.duration == pytest.approx(STARTS[-1] / FMT.fps)
+    assert abs(result.duration - sum(NARRATION)) <= len(NARRATION) * 0.5 / FMT.fps + 1e-9
     audio = decode_audio(result.video_path)
-    assert abs(len(audio) / 48000 - len(frames) / FMT.fps) <= 0.002, "sound and picture end together"
+    assert len(audio) == round(len(frames) / FMT.fps * 48000), "sound and picture end together"
     assert loudness(audio) == pytest.approx(-16.0, abs=1.0)
     assert result.loudness_lufs == pytest.approx(-16.0, abs=0.5)
     assert not list(result.video_path.parent.glob(".stitch-*")), "temp files cleaned up"
 
 
+def tone(audio: np.ndarray, start: float, stop: float) -> tuple[float, float]:
+    """(dominant frequency in Hz, RMS) of the film's sound from ``start`` to ``stop`` seconds."""
+    part = audio[round(start * 48000):round(stop * 48000), 0].astype(float)
+    spectrum = np.abs(np.fft.rfft(part * np.hanning(len(part)), 48000))
+    return float(np.argmax(spectrum)), float(np.sqrt(np.mean(part ** 2)))
+
+
+def test_each_shot_sounds_from_its_first_frame(film) -> None:
+    result, _ = film
+    audio = decode_audio(result.video_path)
+    for i, first in enumerate(STARTS[:-1]):
+        freq, level = tone(audio, first / FMT.fps + 0.005, first / FMT.fps + 0.2)
+        assert freq == pytest.approx(TONES[i], abs=3) and level > 0.05, f"shot {i + 1}"
+    # Shot 2's 1.3 s narration starts at 1.0 s and shot 3 at frame 28 (2.333 s): silence between them.
+    assert tone(audio, 2.305, 2.327)[1] < 0.01
+    assert tone(audio, 2.339, 2.36)[1] > 0.05
+    # Shot 3's 1.6 s narration is cut at the film's end (19 frames, 1.583 s).
+    assert tone(audio, STARTS[3] / FMT.fps - 0.1, STARTS[3] / FMT.fps)[1] > 0.05
+
+
+def test_narration_is_placed_at_its_shot_start_and_cut_at_the_next(tmp_path) -> None:
+    soundfile.write(tmp_path / "a.wav", np.full(1000, 0.5), 48000)
+    soundfile.write(tmp_path / "b.wav", np.full(300, -0.25), 48000)
+    track = soundtrack.narration_track([(tmp_path / "a.wav", 0.0, 0.01), (tmp_path / "b.wav", 0.01, 0.02)], 1000)
+    assert np.array_equal(track, np.concatenate([np.full(480, 0.5), np.full(300, -0.25), np.zeros(220)]))
+
+
 def test_srt_follows_timings_offset_by_shot_start(film, shots) -> None:
     result, _ = film
     cues = srt_cues(result.srt_path)
-    starts = np.cumsum((0.0, *NARRATION))
+    starts = [f / FMT.fps for f in STARTS]
     expected = [(starts[i] + t.start, starts[i] + t.end, t.text) for i, s in enumerate(shots) for t in s.timings]
     assert len(cues) == len(expected)
     for (start, end, text), (want_start, want_end, want_text) in zip(cues, expected):
@@ -103,10 +132,10 @@ def test_srt_follows_timings_offset_by_shot_start(film, shots) -> None:
 def test_each_shot_plays_its_clip_from_the_start_cut_at_its_narration(film) -> None:
     _, frames = film
     tl = Timeline.plan(NARRATION, FMT.fps, FADE)
+    assert tl.frames == STARTS and tl.fades == (0, 3, 3)
     for shot in range(3):
         for f in range(tl.frames[shot] + tl.fades[shot], tl.frames[shot + 1]):
-            want = round((f / FMT.fps - tl.starts[shot]) * FMT.fps)
-            assert bar_position(frames[f]) == pytest.approx(want, abs=0.15), f"film frame {f}"
+            assert bar_position(frames[f]) == pytest.approx(f - tl.frames[shot], abs=0.15), f"film frame {f}"
             assert np.abs(frames[f][100, 10].astype(int) - COLOURS[shot]).max() < 12
 
 
@@ -172,6 +201,29 @@ def test_normalise_reaches_target_with_peaks_under_ceiling() -> None:
     assert np.abs(out).max() <= 10 ** (-1 / 20) + 1e-6
 
 
+def test_loudness_is_pyloudnorms_measure() -> None:
+    import pyloudnorm
+
+    rng = np.random.default_rng(1)
+    stereo = (0.1 * rng.standard_normal((48000 * 5, 2))).astype(np.float32)
+    stereo[48000:96000] *= 0.001  # a quiet second for the gates to drop
+    for pcm in (stereo, stereo[:, :1], stereo[:30000]):
+        want = pyloudnorm.Meter(48000).integrated_loudness(pcm.astype(np.float64))
+        assert soundtrack.loudness(pcm) == pytest.approx(want, abs=0.01)
+
+
+def test_limiter_touches_only_the_neighbourhood_of_peaks() -> None:
+    pcm = np.full((48000, 2), 0.1, np.float32)
+    pcm[10000, 1] = pcm[30000, 0] = 1.0
+    out = soundtrack.limit(pcm, -6.0)
+    assert np.abs(out).max() <= 10 ** (-6 / 20) + 1e-6
+    reach = 2 * round(soundtrack.LIMITER_WINDOW * 48000) + 1
+    near = np.zeros(48000, bool)
+    for peak in (10000, 30000):
+        near[peak - reach:peak + reach + 1] = True
+    assert np.array_equal(out[~near], pcm[~near]) and (out[near] < pcm[near]).any()
+
+
 def test_long_sentences_are_split_into_even_two_line_cues() -> None:
     text = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
             "must be in want of a wife, however little known the feelings or views of such a man may be.")
@@ -180,21 +232,66 @@ def test_long_sentences_are_split_into_even_two_line_cues() -> None:
     assert " ".join(line for c in chunks for line in c) == text
     sizes = [sum(map(len, c)) for c in chunks]
     assert max(sizes) < 1.5 * min(sizes), "cues of about equal length"
-    cues = sentence_cues(Timing(text=text, start=1.0, end=9.0), 10.0, (10.0, 20.0))
-    assert cues[0].start == pytest.approx(11.0) and cues[-1].end == pytest.approx(19.0)
+    cues = sentence_cues(Timing(text=text, start=1.0, end=9.0), 10.0)
+    assert cues[0].start == pytest.approx(1.0) and cues[-1].end == pytest.approx(9.0)
+    assert sentence_cues(Timing(text=text, start=1.0, end=9.0), 5.0)[-1].end == pytest.approx(5.0), "kept in the shot"
     assert all(a.end == pytest.approx(b.start) for a, b in zip(cues, cues[1:]))
     for cue in cues:  # time shared by characters
         share = sum(map(len, cue.lines)) / sum(len(line) for c in chunks for line in c)
         assert cue.end - cue.start == pytest.approx(8.0 * share)
 
 
-def test_timeline_frames_never_drift_more_than_half_a_frame() -> None:
-    durations = [1.37, 2.011, 0.52, 3.333, 1.9] * 20
+def test_timeline_counts_frames_per_shot() -> None:
+    durations = [1.37, 2.011, 0.52, 3.333, 1.9, 0.01] * 20
     tl = Timeline.plan(durations, 24, 0.4)
-    assert all(abs(f / 24 - t) <= 0.5 / 24 + 1e-9 for f, t in zip(tl.frames, tl.starts))
+    counts = [b - a for a, b in zip(tl.frames, tl.frames[1:])]
+    assert counts == [max(1, round(d * 24)) for d in durations]
+    assert abs(tl.duration - sum(durations)) <= len(durations) * 0.5 / 24
     segments = tl.segments()
-    assert segments[0][0] == 0 and segments[-1][1] == tl.total_frames == round(sum(durations) * 24)
+    assert segments[0][0] == 0 and segments[-1][1] == tl.total_frames
     assert all(a < b and b == c for (a, b), (c, _) in zip(segments, segments[1:]))
+    # A shot's segment is the same run of frames whatever came before it.
+    other = Timeline.plan([5.0, *durations[1:]], 24, 0.4)
+    assert [b - a for a, b in other.segments()[1:]] == [b - a for a, b in segments[1:]]
+    assert other.fades == tl.fades
+
+
+def test_segment_cache_re_makes_only_what_an_edit_touched(shots, film, tmp_path, monkeypatch) -> None:
+    rendered = []
+    original = MoviepyStitcher._render_segment
+
+    def counted(self, request, timeline, span, *rest):
+        rendered.append(span)
+        return original(self, request, timeline, span, *rest)
+
+    monkeypatch.setattr(MoviepyStitcher, "_render_segment", counted)
+    cache = tmp_path / "segments"
+
+    def kept() -> dict[str, int]:
+        names = [p.name for p in cache.iterdir()]
+        return {kind: sum(n.endswith(kind) for n in names) for kind in (".mp4", ".m4a", ".json", ".part")}
+
+    _, first = stitch(shots, tmp_path, "first", segment_cache=cache)
+    assert np.array_equal(first, film[1]), "the same film as without a cache"
+    assert len(rendered) == 3 and kept() == {".mp4": 3, ".m4a": 1, ".json": 1, ".part": 0}
+    write_clip(tmp_path / "new.mp4", (200, 200, 40), 24)
+    changed = [shots[0], shots[1].model_copy(update={"clip_path": tmp_path / "new.mp4"}), shots[2]]
+    rendered.clear()
+    second_result, second = stitch(changed, tmp_path, "second", segment_cache=cache)
+    # Shot 2's clip is read by its own segment and by shot 1's, which ends dissolving into it; the sound is kept.
+    assert sorted(rendered) == [(0, 15), (15, 31)] and kept() == {".mp4": 5, ".m4a": 1, ".json": 1, ".part": 0}
+    assert np.array_equal(second[31:], first[31:]), "shot 3's segment reused"
+    assert np.abs(second[20][100, 10].astype(int) - (200, 200, 40)).max() < 12
+    assert np.array_equal(decode_audio(second_result.video_path), decode_audio(film[0].video_path))
+    rendered.clear()
+    _, again = stitch(changed, tmp_path, "again", segment_cache=cache)
+    assert rendered == [] and np.array_equal(again, second), "nothing to make the second time"
+    _, fresh = stitch(changed, tmp_path, "fresh")
+    assert np.array_equal(second, fresh), "cached and fresh segments join into the same film"
+    rendered.clear()
+    quieter, _ = stitch(changed, tmp_path, "quieter", segment_cache=cache, loudness_lufs=-20.0)
+    assert rendered == [] and kept()[".m4a"] == 2, "a new soundtrack for new sound settings, the same pictures"
+    assert quieter.loudness_lufs == pytest.approx(-20.0, abs=0.5)
 
 
 def test_segments_are_joined_without_re_encoding(tmp_path) -> None:
@@ -215,5 +312,6 @@ def test_unusable_inputs_name_the_file(shots, tmp_path, broken: str) -> None:
     field = "audio_path" if broken == "bad audio" else "clip_path"
     changed = [shots[0], shots[1].model_copy(update={field: bad}), shots[2]]
     with pytest.raises(StageError, match=bad.name):
-        stitch(changed, tmp_path, "broken")
+        stitch(changed, tmp_path, "broken", segment_cache=tmp_path / "segments")
     assert not list(tmp_path.glob("broken.*")) and not list(tmp_path.glob(".stitch-*")), "nothing left behind"
+    assert not list((tmp_path / "segments").glob(".*")), "no half-written segment in the cache"

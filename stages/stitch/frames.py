@@ -1,12 +1,11 @@
-"""Film frames from shot clips: forward-only clip readers, dissolves and burned-in subtitles."""
+"""Film frames from shot clips: forward-only clip readers, dissolves and burned-in subtitles, all in shot time."""
 from __future__ import annotations
 
-import bisect
 from typing import Any, Sequence
 
 from stages.contracts import StitchShot
 from stages.errors import StageError
-from stages.stitch.subtitles import Cue, CueRenderer, Overlay
+from stages.stitch.subtitles import Cue, CueRenderer, Overlay, caption_at
 from stages.stitch.timeline import Timeline
 
 
@@ -15,6 +14,20 @@ def blend(a: Any, b: Any, weight: float) -> Any:
     import cv2
 
     return cv2.addWeighted(a, 1.0 - weight, b, weight, 0.0)
+
+
+def stretch(shot: StitchShot) -> float:
+    """Clip seconds per shot second: below 1 where a clip shorter than its narration is slowed down to fit."""
+    return shot.clip_duration / shot.audio_duration if shot.clip_duration < shot.audio_duration else 1.0
+
+
+def burned_cues(timeline: Timeline, cues: Sequence[Sequence[Cue]], span: tuple[int, int]) -> list[Cue | None]:
+    """The cue burned into each film frame of ``span``, from each shot's cues in shot time."""
+    burned = []
+    for frame in range(*span):
+        shot, into = timeline.locate(frame)
+        burned.append(caption_at(cues[shot], into / timeline.fps))
+    return burned
 
 
 class ClipSource:
@@ -29,8 +42,8 @@ class ClipSource:
         except (OSError, KeyError, ValueError, IndexError) as exc:
             raise StageError(f"cannot read the clip of shot {shot.number}, {shot.clip_path}: {exc}") from exc
         fps = self.reader.fps
-        self.stretched = shot.clip_duration < shot.audio_duration
-        self.rate = fps * (shot.clip_duration / shot.audio_duration if self.stretched else 1.0)
+        self.stretched = stretch(shot) < 1.0
+        self.rate = fps * stretch(shot)
         self.last = max(0, round(shot.clip_duration * fps) - 1)
         self.index, self.current, self.previous = 0, self.reader.last_read, self.reader.last_read
 
@@ -57,42 +70,39 @@ class ClipSource:
 
 
 class SegmentPainter:
-    """Paints film frames of one segment: the owning shot's picture, dissolves into the next, subtitles."""
+    """Paints the film frames of one segment: the owning shot's picture, the dissolve into it, its cue.
 
-    def __init__(self, timeline: Timeline, shots: Sequence[StitchShot], size: tuple[int, int],
-                 cues: Sequence[Cue], renderer: CueRenderer | None) -> None:
+    Clips are sampled at the frame's time from its shot's first frame, so the pixels of a segment never
+    depend on where in the film its shots fall."""
+
+    def __init__(self, timeline: Timeline, shots: Sequence[StitchShot], size: tuple[int, int], first: int,
+                 cues: Sequence[Cue | None], renderer: CueRenderer | None) -> None:
+        """``cues`` holds the cue of each frame from ``first`` on (all None where ``renderer`` is None)."""
         self.timeline, self.shots, self.size = timeline, shots, size
-        self.cues, self.renderer = cues, renderer
-        self.cue_starts = [cue.start for cue in cues]
+        self.first, self.cues, self.renderer = first, cues, renderer
         self.sources: dict[int, ClipSource] = {}
-        self.overlays: dict[int, Overlay] = {}
+        self.overlays: dict[tuple[str, ...], Overlay] = {}
 
-    def _source(self, shot: int) -> ClipSource:
+    def _picture(self, shot: int, into: int) -> Any:
         if shot not in self.sources:
             self.sources[shot] = ClipSource(self.shots[shot], self.size)
-        return self.sources[shot]
+        return self.sources[shot].at(into / self.timeline.fps)
 
-    def _picture(self, shot: int, frame: int) -> Any:
-        return self._source(shot).at(frame / self.timeline.fps - self.timeline.starts[shot])
-
-    def _overlay(self, time: float) -> Overlay | None:
-        i = bisect.bisect_right(self.cue_starts, time) - 1
-        if self.renderer is None or i < 0 or time >= self.cues[i].end:
-            return None
-        if i not in self.overlays:
-            self.overlays[i] = self.renderer.render(self.cues[i])
-        return self.overlays[i]
+    def _overlay(self, cue: Cue) -> Overlay:
+        if cue.lines not in self.overlays:
+            self.overlays[cue.lines] = self.renderer.render(cue)
+        return self.overlays[cue.lines]
 
     def frame(self, frame: int) -> Any:
-        """Film frame number ``frame`` as an RGB uint8 array."""
+        """Film frame number ``frame``, one of this segment's, as an RGB uint8 array."""
         tl = self.timeline
-        shot = tl.shot_at(frame)
-        picture = self._picture(shot, frame)
-        into = frame - tl.frames[shot]
+        shot, into = tl.locate(frame)
+        picture = self._picture(shot, into)
         if into < tl.fades[shot]:
-            picture = blend(self._picture(shot - 1, frame), picture, (into + 1) / (tl.fades[shot] + 1))
-        overlay = self._overlay(frame / tl.fps)
-        return overlay.apply(picture) if overlay is not None else picture
+            before = self._picture(shot - 1, frame - tl.frames[shot - 1])
+            picture = blend(before, picture, (into + 1) / (tl.fades[shot] + 1))
+        cue = self.cues[frame - self.first]
+        return self._overlay(cue).apply(picture) if cue is not None else picture
 
     def close(self) -> None:
         """Stop every decoder this segment opened."""

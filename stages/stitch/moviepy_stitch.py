@@ -1,7 +1,8 @@
 """moviepy stitcher: shots cut to their narration, dissolved, subtitled and mixed into the finished film.
 
 Segments are rendered in parallel (one moviepy clip and one x264 encode each) and joined with ffmpeg's
-concat demuxer without a second encode; the soundtrack is built in numpy meanwhile.
+concat demuxer without a second encode; the soundtrack is built in numpy meanwhile. With a segment cache,
+segments and soundtracks are kept under a hash of their inputs and reused by later stitches.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from stages.contracts import Frozen, StitchRequest, StitchResult
 from stages.errors import StageError
 from stages.media import FAST_X264, FrameWriter, run_ffmpeg, x264_args
 from stages.stitch import soundtrack
-from stages.stitch.frames import SegmentPainter
-from stages.stitch.subtitles import Cue, CueRenderer, film_cues, srt_text
+from stages.stitch.cache import FileDigests, reuse_or_make, segment_key, soundtrack_key, write_atomically
+from stages.stitch.frames import SegmentPainter, burned_cues
+from stages.stitch.subtitles import Cue, CueRenderer, film_cues, shot_cues, srt_text
 from stages.stitch.timeline import Timeline
 
 
@@ -46,6 +48,7 @@ class MoviepyStitcher(Backend):
     """Cut, dissolve, subtitle and mix the shots into one MP4 with a sidecar SRT."""
 
     name = "moviepy"
+    version = "2"  # per-shot frame timeline
     Options = MoviepyOptions
     packages = ("moviepy", "cv2", "numpy", "scipy", "soundfile", "pyloudnorm", "PIL", "imageio_ffmpeg")
 
@@ -57,32 +60,56 @@ class MoviepyStitcher(Backend):
                     raise StageError(f"shot {shot.number}: {kind} file {path} not found")
         fmt = request.format
         timeline = Timeline.plan([s.audio_duration for s in request.shots], fmt.fps, request.crossfade)
-        cues = film_cues((timeline.starts[i], timeline.starts[i + 1], shot.timings)
-                         for i, shot in enumerate(request.shots))
+        cues = [shot_cues(shot.timings, timeline.length(i)) for i, shot in enumerate(request.shots)]
         renderer = CueRenderer(request.font_path, (fmt.width, fmt.height)) if request.subtitles else None
+        burned = cues if renderer is not None else [[]] * len(cues)
+        segments = timeline.segments()
+        frame_cues = [burned_cues(timeline, burned, span) for span in segments]
+        mix = self._mix(request, timeline)
         workdir = Path(tempfile.mkdtemp(prefix=".stitch-", dir=Path(video_path).parent))
         cancel = threading.Event()
         try:
+            targets, sound = self._places(request, timeline, frame_cues, renderer, mix, workdir)
             with ThreadPoolExecutor(max_workers=max(1, request.workers)) as pool:
-                jobs = [pool.submit(self._render_segment, request, timeline, cues, renderer, span,
-                                    workdir / f"segment-{n:04d}.mp4", cancel)
-                        for n, span in enumerate(timeline.segments())]
+                jobs = [pool.submit(self._segment, request, timeline, span, frames, renderer, target, cancel)
+                        for span, frames, target in zip(segments, frame_cues, targets)]
                 try:  # the soundtrack is made here while the segments render
-                    lufs = self._soundtrack(request, timeline, workdir / "soundtrack.m4a")
+                    lufs = reuse_or_make(sound, mix.render)
                     parts = [job.result() for job in jobs]
                 except BaseException:
                     cancel.set()
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
-            join_segments(parts, workdir / "soundtrack.m4a", Path(video_path), workdir)
+            join_segments(parts, sound, Path(video_path), workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        Path(srt_path).write_text(srt_text(cues), encoding="utf-8")
+        Path(srt_path).write_text(srt_text(film_cues(zip(timeline.starts, cues))), encoding="utf-8")
         return StitchResult(video_path=video_path, srt_path=srt_path, duration=timeline.duration, loudness_lufs=lufs)
 
-    def _render_segment(self, request: StitchRequest, timeline: Timeline, cues: Sequence[Cue],
-                        renderer: CueRenderer | None, span: tuple[int, int], out_path: Path,
-                        cancel: threading.Event) -> Path:
+    def _places(self, request: StitchRequest, timeline: Timeline, frame_cues: Sequence[Sequence[Cue | None]],
+                renderer: CueRenderer | None, mix: soundtrack.Mix, workdir: Path) -> tuple[list[Path], Path]:
+        """Where each segment and the soundtrack go: their files in the segment cache, or in ``workdir`` without one."""
+        if request.segment_cache is None:
+            return [workdir / f"segment-{n:04d}.mp4" for n in range(len(frame_cues))], workdir / "soundtrack.m4a"
+        folder = Path(request.segment_cache)
+        folder.mkdir(parents=True, exist_ok=True)
+        digest, px = FileDigests(), renderer.px if renderer is not None else 0
+        encoder = self.options.model_dump(include={"preset", "crf", "x264_params"})
+        segments = [folder / f"{segment_key(request, timeline, n, cues, digest, px, encoder)}.mp4"
+                    for n, cues in enumerate(frame_cues)]
+        return segments, folder / f"{soundtrack_key(mix, digest)}.m4a"
+
+    def _segment(self, request: StitchRequest, timeline: Timeline, span: tuple[int, int], cues: Sequence[Cue | None],
+                 renderer: CueRenderer | None, target: Path, cancel: threading.Event) -> Path:
+        """The segment's file at ``target``: reused when it is already there, else rendered into it."""
+        if target.is_file():
+            return target
+        return write_atomically(target, lambda path: self._render_segment(request, timeline, span, cues, renderer,
+                                                                          path, cancel))
+
+    def _render_segment(self, request: StitchRequest, timeline: Timeline, span: tuple[int, int],
+                        cues: Sequence[Cue | None], renderer: CueRenderer | None, out_path: Path,
+                        cancel: threading.Event) -> None:
         """Encode film frames [first, stop) of a moviepy clip into one MP4.
 
         Frames go to x264 as yuv420p converted by OpenCV: moviepy's writer always pipes rgb24, and
@@ -93,7 +120,7 @@ class MoviepyStitcher(Backend):
         fmt, opts = request.format, self.options
         first, stop = span
         size = (fmt.width, fmt.height)
-        painter = SegmentPainter(timeline, request.shots, size, cues, renderer)
+        painter = SegmentPainter(timeline, request.shots, size, first, cues, renderer)
         try:
             # iter_frames takes int(duration * fps) frames: the half frame guards against float truncation.
             clip = VideoClip(lambda t: painter.frame(first + round(t * fmt.fps)),
@@ -106,18 +133,14 @@ class MoviepyStitcher(Backend):
                     writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420))
         finally:
             painter.close()
-        return out_path
 
-    def _soundtrack(self, request: StitchRequest, timeline: Timeline, out_path: Path) -> float:
-        """Mix, normalise and encode the soundtrack; returns its integrated loudness."""
-        total = round(timeline.total_frames * soundtrack.RATE / timeline.fps)  # exactly as long as the picture
-        starts = timeline.starts
-        voices = [(shot.audio_path, starts[i]) for i, shot in enumerate(request.shots)]
-        pcm = soundtrack.narration_track(voices, total)[:, None]
-        if request.music_path is not None:
-            spans = [(starts[i] + t.start, starts[i] + t.end) for i, s in enumerate(request.shots) for t in s.timings]
-            spans += [(starts[i], starts[i + 1]) for i, s in enumerate(request.shots) if not s.timings]
-            pcm = pcm + soundtrack.music_bed(request.music_path, total, request.music_gain_db, spans)
-        pcm, lufs = soundtrack.normalise(pcm, request.loudness_lufs)
-        soundtrack.encode_aac(pcm, out_path, self.options.audio_bitrate)
-        return lufs
+    def _mix(self, request: StitchRequest, timeline: Timeline) -> soundtrack.Mix:
+        """The soundtrack of the timeline: each narration from its shot's first frame to the next shot's."""
+        starts, shots = timeline.starts, request.shots
+        speech = [(starts[i] + t.start, starts[i] + t.end) for i, s in enumerate(shots) for t in s.timings]
+        speech += [(starts[i], starts[i + 1]) for i, s in enumerate(shots) if not s.timings]
+        return soundtrack.Mix(
+            voices=tuple((shot.audio_path, starts[i], starts[i + 1]) for i, shot in enumerate(shots)),
+            samples=round(timeline.duration * soundtrack.RATE), music=request.music_path,
+            music_gain_db=request.music_gain_db, speech=tuple(speech) if request.music_path else (),
+            loudness_lufs=request.loudness_lufs, bitrate=self.options.audio_bitrate)

@@ -18,7 +18,7 @@ CUE_LINES = 2
 
 @dataclass(frozen=True)
 class Cue:
-    """One subtitle: film-time span and up to two lines of text."""
+    """One subtitle: its span (in film or shot time) and up to two lines of text."""
 
     start: float
     end: float
@@ -54,11 +54,10 @@ def chunk_text(text: str, width: int = LINE_CHARS, lines: int = CUE_LINES) -> li
     return [balance(group, width) if len(group) == 2 else tuple(group) for group in groups]
 
 
-def sentence_cues(timing: Timing, offset: float, limit: tuple[float, float]) -> list[Cue]:
-    """Cues of one timed sentence in film time, its span shared out in proportion to characters."""
+def sentence_cues(timing: Timing, length: float) -> list[Cue]:
+    """Cues of one timed sentence kept within a shot of ``length`` seconds, its span shared out by characters."""
     chunks = chunk_text(timing.text)
-    lo, hi = limit
-    start, end = min(max(offset + timing.start, lo), hi), min(max(offset + timing.end, lo), hi)
+    start, end = min(max(timing.start, 0.0), length), min(max(timing.end, 0.0), length)
     sizes = [sum(map(len, chunk)) for chunk in chunks]
     total, done, cues = sum(sizes) or 1, 0, []
     for chunk, size in zip(chunks, sizes):
@@ -68,11 +67,20 @@ def sentence_cues(timing: Timing, offset: float, limit: tuple[float, float]) -> 
     return [cue for cue in cues if cue.end > cue.start]
 
 
-def film_cues(shots: Iterable[tuple[float, float, Sequence[Timing]]]) -> list[Cue]:
-    """All cues of the film from (shot start, shot end, timings) triples, in time order."""
-    cues = [cue for start, end, timings in shots for timing in timings
-            for cue in sentence_cues(timing, start, (start, end))]
-    return sorted(cues, key=lambda cue: cue.start)
+def shot_cues(timings: Iterable[Timing], length: float) -> list[Cue]:
+    """Cues of one shot in shot time (seconds from its first frame), kept within its ``length``, in time order."""
+    return sorted((cue for timing in timings for cue in sentence_cues(timing, length)), key=lambda cue: cue.start)
+
+
+def film_cues(shots: Iterable[tuple[float, Sequence[Cue]]]) -> list[Cue]:
+    """All cues of the film from (shot start, shot cues) pairs, moved to film time, in time order."""
+    return sorted((Cue(start + cue.start, start + cue.end, cue.lines) for start, cues in shots for cue in cues),
+                  key=lambda cue: cue.start)
+
+
+def caption_at(cues: Sequence[Cue], time: float) -> Cue | None:
+    """The cue on screen at ``time``: the latest-starting one that spans it, if any."""
+    return next((cue for cue in reversed(cues) if cue.start <= time < cue.end), None)
 
 
 def srt_time(seconds: float) -> str:
