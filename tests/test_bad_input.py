@@ -125,4 +125,5 @@ def test_paths_resolve_relative_to_project_file(tmp_path, monkeypatch):
     path = write_project(tmp_path / "deep" / "proj")
     monkeypatch.chdir(tmp_path)
     loaded = load_project(Path("deep/proj/project.yaml"))
+    assert loaded.path == path.resolve()
     assert loaded.project.source.path == (tmp_path / "deep" / "proj" / "story.txt").resolve()

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import colorsys
-import hashlib
 import re
 import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from stages import assets
 from stages.backend import Backend
-from stages.contracts import Character, Frozen, ImageRequest, ImageResult
+from stages.contracts import Frozen, ImageRequest, ImageResult
+from stages.images.figures import draw_figures
+from stages.images.paint import CREAM, INK, WHITE, WORK_WIDTH, mix, seeded_rng, soften
 
-WORK_WIDTH = 640  # the scene is painted at most this wide, then scaled up: soft by design, and fast
-INK, CREAM, SKIN, WHITE = (22, 20, 26), (246, 239, 222), (232, 200, 172), (255, 255, 255)
 PALETTES = {  # mood -> sky top, horizon, ground, accent
     "calm": ((138, 176, 210), (226, 229, 214), (118, 146, 104), (92, 122, 160)),
     "cheerful": ((96, 168, 232), (252, 236, 186), (128, 176, 84), (226, 146, 62)),
@@ -41,23 +40,6 @@ TIMES = {  # time -> brightness, tint, tint amount, light colour
 }
 TIME_ALIASES = {"dawn": "morning", "sunrise": "morning", "noon": "day", "afternoon": "day",
                 "dusk": "evening", "sunset": "evening", "twilight": "evening", "midnight": "night"}
-COLOURS = {
-    "red": (168, 40, 40), "crimson": (150, 24, 46), "scarlet": (196, 34, 30), "claret": (110, 30, 40),
-    "burgundy": (100, 26, 40), "maroon": (96, 30, 34), "pink": (232, 170, 184), "rose": (218, 140, 150),
-    "orange": (222, 128, 50), "peach": (244, 190, 150), "yellow": (236, 206, 90), "primrose": (240, 226, 150),
-    "gold": (206, 164, 60), "golden": (206, 164, 60), "green": (60, 110, 64), "emerald": (30, 120, 80),
-    "sage": (160, 180, 140), "olive": (110, 112, 60), "teal": (40, 110, 116), "blue": (60, 90, 160),
-    "navy": (34, 44, 84), "sapphire": (40, 70, 150), "purple": (104, 58, 124), "violet": (130, 90, 170),
-    "lilac": (190, 160, 210), "lavender": (186, 170, 220), "white": (242, 240, 232), "ivory": (240, 234, 214),
-    "cream": (238, 228, 200), "muslin": (240, 236, 224), "black": (30, 30, 34), "grey": (128, 128, 132),
-    "gray": (128, 128, 132), "silver": (190, 192, 198), "brown": (104, 70, 44), "buff": (214, 196, 156),
-    "tan": (196, 160, 114), "beige": (222, 206, 176),
-}
-HAIR = {"dark": (46, 34, 30), "black": (26, 24, 26), "fair": (214, 182, 118), "blonde": (222, 190, 120),
-        "golden": (210, 168, 84), "auburn": (138, 62, 36), "red": (164, 72, 40), "brown": (98, 64, 40),
-        "chestnut": (112, 58, 34), "grey": (160, 160, 160), "gray": (160, 160, 160), "white": (226, 226, 220)}
-FEMININE = set("woman lady girl gown dress miss mrs sister daughter mother she her bonnet wife aunt niece".split())
-MASCULINE = set("man gentleman coat mr sir father brother he his officer lord son husband uncle colonel".split())
 INTERIOR = set("room house hall ball ballroom parlour parlor library drawing chamber inside indoors interior dining "
                "table assembly church chapel bedroom study breakfast dinner staircase window fireside kitchen gallery "
                "sitting dressing inn cottage".split())
@@ -68,8 +50,6 @@ GRAND = set("ball ballroom assembly hall church dance dancers dancing".split())
 ROADS = set("road lane path walk walking avenue street carriage".split())
 WATER = set("lake river pond stream water".split())
 MANSION = set("house estate hall manor netherfield pemberley rosings longbourn".split())
-HAIR_WORDS = set("hair haired curls locks ringlets".split())
-GARMENTS = set("gown dress frock pelisse spencer coat tailcoat waistcoat jacket uniform cloak habit breeches".split())
 WOODED = set("park garden gardens wood woods grounds shrubbery".split())
 
 
@@ -80,25 +60,16 @@ class StoryboardOptions(Frozen):
     shot_number: bool = True
 
 
-def _rng(*parts: object) -> np.random.Generator:
-    blob = "\x00".join(str(p) for p in parts).encode("utf-8")
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(blob).digest()[:8], "big"))
-
-
-def _mix(a, b, t: float) -> tuple[int, int, int]:
-    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
-
-
 def _palette(mood: str, time_of_day: str) -> dict:
     m, t = mood.strip().lower(), time_of_day.strip().lower()
     m = MOOD_ALIASES.get(m, m)
     base = PALETTES.get(m)
     if base is None:  # an unknown mood still gets its own, stable palette
-        hue = _rng("mood", m).random()
+        hue = seeded_rng("mood", m).random()
         base = [tuple(int(255 * c) for c in colorsys.hls_to_rgb((hue + dh) % 1, lum, sat))
                 for dh, lum, sat in ((0, 0.62, 0.45), (0.08, 0.85, 0.55), (0.3, 0.45, 0.3), (0.5, 0.45, 0.55))]
     bright, tint, amount, light = TIMES.get(TIME_ALIASES.get(t, t), TIMES["day"])
-    top, horizon, ground, accent = (tuple(int(c * bright) for c in _mix(col, tint, amount)) for col in base)
+    top, horizon, ground, accent = (tuple(int(c * bright) for c in mix(col, tint, amount)) for col in base)
     return {"top": top, "horizon": horizon, "ground": ground, "accent": accent, "light": light,
             "bright": bright, "night": bright < 0.5}
 
@@ -117,10 +88,6 @@ def _glow(arr: np.ndarray, cx: float, cy: float, radius: float, colour, strength
     part += (np.asarray(colour, np.float32) - part) * g * strength
 
 
-def _blur(img: Image.Image, radius: float) -> Image.Image:
-    return img.filter(ImageFilter.GaussianBlur(radius)) if radius > 0.3 else img
-
-
 def _image(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
 
@@ -133,8 +100,8 @@ def _exterior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
     """Sky, sun or moon, clouds, hills, perhaps a house, a lake or a road, and trees framing the sides."""
     hz, side = rng.uniform(0.42, 0.6), rng.choice([0.2, 0.8]) + rng.uniform(-0.08, 0.08)
     sun_y = (0.16 if pal["night"] else 0.14 if pal["bright"] >= 0.97 else hz - 0.07) * h
-    ground = _mix(pal["ground"], pal["horizon"], 0.3)
-    arr = _gradient(w, h, [(0, pal["top"]), (hz, pal["horizon"]), (hz + 0.01, ground), (1, _mix(ground, INK, 0.4))])
+    ground = mix(pal["ground"], pal["horizon"], 0.3)
+    arr = _gradient(w, h, [(0, pal["top"]), (hz, pal["horizon"]), (hz + 0.01, ground), (1, mix(ground, INK, 0.4))])
     _glow(arr, side * w, sun_y, 0.22 * w, pal["light"], 0.55)
     img = _image(arr)
     d, thin = ImageDraw.Draw(img, "RGBA"), max(1, w // 320)
@@ -143,56 +110,56 @@ def _exterior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
         cx, cy, cw = rng.uniform(0, w), rng.uniform(0.05, hz - 0.1) * h, rng.uniform(0.1, 0.25) * w
         for k in range(4):
             _oval(d, cx + (k - 1.5) * cw * 0.22, cy + rng.uniform(-0.02, 0.02) * h, cw * 0.2, cw * 0.07,
-                  (*_mix(pal["horizon"], WHITE, 0.4), 90))
+                  (*mix(pal["horizon"], WHITE, 0.4), 90))
     for layer, fade in ((0, 0.62), (1, 0.35)):  # far hills, paler with distance
         amp, phase, freq = rng.uniform(0.04, 0.1) * h, rng.uniform(0, 6.3), rng.uniform(8, 20)
         xs = np.linspace(0, 1, 40)
         ys = (hz + layer * 0.03) * h - amp * (0.6 + 0.4 * np.sin(xs * freq + phase)) * (1 + 0.3 * np.sin(xs * 11))
         xs = xs * w
-        d.polygon([(0, h), *zip(xs, ys), (w, h)], fill=_mix(pal["ground"], pal["horizon"], fade))
+        d.polygon([(0, h), *zip(xs, ys), (w, h)], fill=mix(pal["ground"], pal["horizon"], fade))
         if layer == 0 and (words & MANSION or rng.random() < 0.35):  # a house in its park
             hx, hw, hh = rng.uniform(0.15, 0.7) * w, rng.uniform(0.12, 0.2) * w, rng.uniform(0.06, 0.09) * h
-            base, wall = (hz + 0.02) * h, _mix(_mix((214, 200, 176), pal["horizon"], 0.45), INK, 1 - pal["bright"])
+            base, wall = (hz + 0.02) * h, mix(mix((214, 200, 176), pal["horizon"], 0.45), INK, 1 - pal["bright"])
             d.rectangle([hx, base - hh, hx + hw, base], fill=wall)
-            eaves, ridge, roof = base - hh, base - hh * 1.5, _mix(wall, INK, 0.4)
+            eaves, ridge, roof = base - hh, base - hh * 1.5, mix(wall, INK, 0.4)
             d.polygon([(hx, eaves), (hx + hw, eaves), (hx + hw * 0.85, ridge), (hx + hw * 0.15, ridge)], fill=roof)
-            lamp = (255, 214, 130) if pal["night"] else _mix(wall, INK, 0.45)
+            lamp = (255, 214, 130) if pal["night"] else mix(wall, INK, 0.45)
             for wx in hx + hw * (0.08 + 0.15 * np.arange(6)):
                 d.rectangle([wx, base - hh * 0.75, wx + hw * 0.05, base - hh * 0.35], fill=lamp)
     if words & WATER:  # a still lake mirroring the sky, with glints
         top, depth = (hz + rng.uniform(0.03, 0.06)) * h, rng.uniform(0.1, 0.16) * h
-        water = _mix(pal["top"], (70, 104, 136), 0.4)
+        water = mix(pal["top"], (70, 104, 136), 0.4)
         d.ellipse([rng.uniform(-0.6, 0.1) * w, top, rng.uniform(0.9, 1.6) * w, top + depth], fill=water)
         for y, x0 in zip(top + depth * np.arange(1, 5) / 5, rng.uniform(0.1, 0.6, 4) * w):
             d.line([(x0, y), (x0 + rng.uniform(0.1, 0.3) * w, y)], fill=(*pal["light"], 120), width=thin)
     for _ in range(6):  # meadow light and shade
-        tone = (*_mix(pal["ground"], pal["light"] if rng.random() < 0.5 else INK, 0.25), 50)
+        tone = (*mix(pal["ground"], pal["light"] if rng.random() < 0.5 else INK, 0.25), 50)
         left, y, right = rng.uniform(-0.5, 0.5) * w, rng.uniform(hz + 0.06, 0.96) * h, rng.uniform(0.6, 1.5) * w
         d.ellipse([left, y, right, h], fill=tone)
-    img = _blur(img, 2.5 * w / WORK_WIDTH)
+    img = soften(img, 2.5 * w / WORK_WIDTH)
     d = ImageDraw.Draw(img, "RGBA")
     if words & ROADS:
-        vx, path = rng.uniform(0.35, 0.65) * w, _mix(_mix((200, 180, 140), pal["horizon"], 0.3), INK, 1 - pal["bright"])
+        vx, path = rng.uniform(0.35, 0.65) * w, mix(mix((200, 180, 140), pal["horizon"], 0.3), INK, 1 - pal["bright"])
         d.polygon([(vx, (hz + 0.03) * h), (vx + 0.45 * w, h), (vx - 0.35 * w, h)], fill=path)
-    leaf = _mix(_mix(pal["ground"], (52, 84, 46), 0.5), INK, 0.2)
+    leaf = mix(mix(pal["ground"], (52, 84, 46), 0.5), INK, 0.2)
     for depth in sorted(rng.uniform(0, 1, int(rng.integers(2, 5)) + 3 * bool(words & WOODED))):  # far to near
         tx = rng.uniform(-0.05, 1.05) if depth < 0.4 else rng.choice([-1, 1]) * rng.uniform(0.3, 0.6) + 0.5
         tx, base, th = tx * w, (hz + 0.03 + 0.25 * depth) * h, (0.16 + 0.36 * depth) * h  # near trees frame the sides
-        green = _mix(leaf, pal["horizon"], 0.45 * (1 - depth))
-        d.rectangle([tx - th * 0.03, base - th * 0.5, tx + th * 0.03, base], fill=_mix(green, (60, 40, 30), 0.5))
+        green = mix(leaf, pal["horizon"], 0.45 * (1 - depth))
+        d.rectangle([tx - th * 0.03, base - th * 0.5, tx + th * 0.03, base], fill=mix(green, (60, 40, 30), 0.5))
         for k in range(8):  # crown: clustered blobs, lit on the sun's side
             lean, rr, up = rng.uniform(-1, 1), th * rng.uniform(0.12, 0.2), th * rng.uniform(0.5, 0.85)
             lit = 0.25 * max(0.0, lean * (1 if side > 0.5 else -1)) + 0.03 * k
-            _oval(d, tx + lean * 0.22 * th, base - up, rr, rr * 0.85, _mix(green, pal["light"], lit))
-    return _blur(img, 0.8 * w / WORK_WIDTH)
+            _oval(d, tx + lean * 0.22 * th, base - up, rr, rr * 0.85, mix(green, pal["light"], lit))
+    return soften(img, 0.8 * w / WORK_WIDTH)
 
 
 def _interior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
     """A panelled room: windows with curtains and sunlight (arched and many in a ballroom), a fire or chandeliers."""
     floor, grand, side = rng.uniform(0.6, 0.72), bool(words & GRAND), float(rng.choice([0.0, 1.0]))
-    wall = _mix(_mix(pal["horizon"], pal["accent"], 0.3), INK, 0.15)
-    boards = _mix(_mix(pal["ground"], (120, 84, 56), 0.65), INK, 0.2 + 0.5 * (1 - pal["bright"]))
-    stops = [(0, _mix(wall, INK, 0.25)), (floor - 0.001, wall), (floor, _mix(boards, INK, 0.3)), (1, boards)]
+    wall = mix(mix(pal["horizon"], pal["accent"], 0.3), INK, 0.15)
+    boards = mix(mix(pal["ground"], (120, 84, 56), 0.65), INK, 0.2 + 0.5 * (1 - pal["bright"]))
+    stops = [(0, mix(wall, INK, 0.25)), (floor - 0.001, wall), (floor, mix(boards, INK, 0.3)), (1, boards)]
     arr = _gradient(w, h, stops)
     arr *= (0.8 + 0.3 * np.abs(side - np.linspace(1, 0, w, dtype=np.float32)))[None, :, None]  # lighter by the windows
     img = _image(arr)
@@ -202,7 +169,7 @@ def _interior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
     vx = rng.uniform(0.3, 0.7) * w
     for i in range(-8, 9):  # floor boards in perspective
         d.line([(vx + i * 0.04 * w, floor * h), (vx + i * 0.25 * w, h)], fill=(*INK, 45), width=thin)
-    glass = (28, 38, 84) if pal["night"] else _mix(pal["light"], (170, 206, 236), 0.5)
+    glass = (28, 38, 84) if pal["night"] else mix(pal["light"], (170, 206, 236), 0.5)
     n = int(rng.integers(3, 5)) if grand else int(rng.integers(1, 4))
     fire = not grand and (pal["night"] or "fire" in words or rng.random() < 0.4)
     fx = ((0.06 if side else 0.64) + rng.uniform(0, 0.1)) * w  # the fireplace stands away from the windows
@@ -211,7 +178,7 @@ def _interior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
     shafts = Image.new("L", (w, h), 0)
     for i in range(n):
         x = lo + (i + 0.5) / n * span + rng.uniform(-0.03, 0.03) * w - ww / 2
-        d.rectangle([x - ww * 0.25, top - ww * 0.1, x + ww * 1.25, bottom + ww * 0.1], fill=_mix(wall, CREAM, 0.4))
+        d.rectangle([x - ww * 0.25, top - ww * 0.1, x + ww * 1.25, bottom + ww * 0.1], fill=mix(wall, CREAM, 0.4))
         if grand:  # arched tops
             d.ellipse([x, top - ww * 0.5, x + ww, top + ww * 0.5], fill=glass)
         d.rectangle([x, top, x + ww, bottom], fill=glass)
@@ -219,22 +186,22 @@ def _interior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
             d.line([(x, y), (x + ww, y)], fill=CREAM, width=thin)
         d.line([(x + ww / 2, top), (x + ww / 2, bottom)], fill=CREAM, width=thin)
         for cx in (x - ww * 0.35, x + ww * 1.05):  # curtains
-            hem, rod, cloth = floor * h, top - ww * 0.2, _mix(pal["accent"], wall, 0.3)
+            hem, rod, cloth = floor * h, top - ww * 0.2, mix(pal["accent"], wall, 0.3)
             d.polygon([(cx, rod), (cx + ww * 0.3, rod), (cx + ww * 0.36, hem), (cx - ww * 0.06, hem)], fill=cloth)
         sun = [(x, top), (x + ww, top), (x + ww + lean, (floor + 0.25) * h), (x + lean, (floor + 0.25) * h)]
         ImageDraw.Draw(shafts).polygon(sun, fill=255)
     if fire:
-        d.rectangle([fx - 0.02 * w, (floor - 0.2) * h, fx + 0.2 * w, floor * h], fill=_mix(wall, CREAM, 0.5))
+        d.rectangle([fx - 0.02 * w, (floor - 0.2) * h, fx + 0.2 * w, floor * h], fill=mix(wall, CREAM, 0.5))
         d.rectangle([fx + 0.03 * w, (floor - 0.13) * h, fx + 0.15 * w, floor * h], fill=(30, 20, 16))
     if not grand and rng.random() < 0.6:  # a settee against the wall
-        sx, sy, cloth = rng.uniform(0.05, 0.7) * w, floor * h, _mix(_mix(pal["accent"], INK, 0.3), pal["light"], 0.1)
+        sx, sy, cloth = rng.uniform(0.05, 0.7) * w, floor * h, mix(mix(pal["accent"], INK, 0.3), pal["light"], 0.1)
         d.rounded_rectangle([sx, sy - 0.12 * h, sx + 0.24 * w, sy + 0.03 * h], radius=0.03 * h, fill=cloth)
-        d.rectangle([sx - 0.01 * w, sy - 0.03 * h, sx + 0.25 * w, sy + 0.05 * h], fill=_mix(cloth, CREAM, 0.15))
+        d.rectangle([sx - 0.01 * w, sy - 0.03 * h, sx + 0.25 * w, sy + 0.05 * h], fill=mix(cloth, CREAM, 0.15))
         for lx in (sx, sx + 0.23 * w):
             d.rectangle([lx, sy + 0.05 * h, lx + 0.01 * w, sy + 0.08 * h], fill=(50, 34, 24))
-    img = _blur(img, 1.2 * w / WORK_WIDTH)
+    img = soften(img, 1.2 * w / WORK_WIDTH)
     if not pal["night"]:  # sunlight falling through the windows
-        shafts = _blur(shafts, 0.02 * w).point(lambda v: int(v * 0.3))
+        shafts = soften(shafts, 0.02 * w).point(lambda v: int(v * 0.3))
         img = Image.composite(Image.new("RGB", (w, h), pal["light"]), img, shafts)
     arr = np.asarray(img, np.float32).copy()
     for i in range(int(rng.integers(1, 3)) if grand else 0):  # chandeliers
@@ -244,101 +211,6 @@ def _interior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
     if pal["night"]:
         _glow(arr, rng.uniform(0.2, 0.8) * w, floor * h * 0.7, 0.35 * w, (255, 196, 120), 0.35)  # candlelight
     return _image(arr)
-
-
-def _look(character: Character) -> dict:
-    """How a character is drawn, from their name and description alone (so the same in every shot)."""
-    tokens = ["", *re.findall(r"[a-z]+", character.description.lower()), "", ""]
-    named = tokens + re.findall(r"[a-z]+", character.name.lower())
-    score = sum(t in FEMININE for t in named) - sum(t in MASCULINE for t in named)
-    rng = _rng("look", character.name, character.description)
-    woman = score > 0 or (score == 0 and rng.random() < 0.5)
-    hair = [HAIR[t] for t, nxt in zip(tokens, tokens[1:]) if t in HAIR and nxt in HAIR_WORDS]
-    found = []  # (not said of a garment, position, colour): a gown's or coat's colour comes first
-    for i, t in enumerate(tokens[1:-2], 1):
-        if t in COLOURS and tokens[i + 1] not in HAIR_WORDS | {"eyes", "eyed"}:
-            shade = {"pale": WHITE, "light": WHITE, "dark": INK, "deep": INK}.get(tokens[i - 1])
-            colour = _mix(COLOURS[t], shade, 0.45 if shade == WHITE else 0.4) if shade else COLOURS[t]
-            found.append((not GARMENTS & set(tokens[i + 1 : i + 4]), i, colour))
-    clothes = [colour for *_, colour in sorted(found)]
-    if woman:  # muslin whites and pastels with a coloured sash
-        main = [(244, 240, 230), (196, 214, 236), (236, 198, 204), (214, 226, 190), (240, 226, 178)]
-        second = [(90, 120, 170), (180, 70, 90), (60, 110, 80), (200, 150, 60)]
-    else:  # dark coats over buff or white breeches
-        main = [(36, 48, 82), (48, 72, 52), (72, 52, 40), (34, 34, 40), (96, 40, 42)]
-        second = [(214, 198, 160), (236, 230, 214)]
-    pick = [HAIR["dark"], HAIR["brown"], HAIR["fair"], HAIR["auburn"]]
-    return {"woman": woman, "main": (clothes or [main[int(rng.integers(len(main)))]])[0],
-            "second": clothes[1] if len(clothes) > 1 else second[int(rng.integers(len(second)))],
-            "hair": (hair or [pick[int(rng.integers(len(pick)))]])[0],
-            "hat": not woman and ("hat" in tokens or rng.random() < 0.3)}
-
-
-def _figure(d: ImageDraw.ImageDraw, x: float, feet: float, H: float, look: dict, pal: dict) -> None:
-    """One standing figure, ``H`` tall with feet at (x, feet): a Regency gown or a tail coat."""
-    def lit(c):
-        return _mix(tuple(int(v * (0.5 + 0.5 * pal["bright"])) for v in c), pal["light"], 0.08)
-
-    line, ow = lit(INK), max(1, int(H / 140))
-    at = lambda u, v: (x + u * H, feet - v * H)  # noqa: E731  (u across, v up, in heights)
-
-    def poly(points, fill, edge=True):
-        d.polygon([at(u, v) for u, v in points], fill=fill, outline=line if edge else None, width=ow)
-
-    def oval(u, v, ru, rv, fill, edge=True):
-        d.ellipse([*at(u - ru, v + rv), *at(u + ru, v - rv)], fill=fill, outline=line if edge else None, width=ow)
-
-    def box(u, v0, v1, half, fill, edge=True):
-        poly([(u - half, v0), (u + half, v0), (u + half, v1), (u - half, v1)], fill, edge)
-
-    main, second, skin, dark, hair = (lit(c) for c in (look["main"], look["second"], SKIN, (30, 26, 24), look["hair"]))
-    oval(0, 0, 0.22, 0.03, (*INK, 90), edge=False)  # shadow
-    if look["woman"]:  # an Empire-line gown: high waist, puffed sleeves, long skirt
-        for s in (-1, 1):
-            d.line([at(s * 0.09, 0.82), at(s * 0.1, 0.56)], fill=skin, width=int(0.03 * H))
-        poly([(-0.075, 0.716), (0.075, 0.716), (0.17, 0), (0, -0.01), (-0.17, 0)], main)
-        poly([(-0.085, 0.846), (0.085, 0.846), (0.075, 0.716), (-0.075, 0.716)], main)
-        d.line([at(-0.078, 0.716), at(0.078, 0.716)], fill=second, width=int(0.022 * H))
-        for s in (-1, 1):
-            oval(s * 0.085, 0.82, 0.04, 0.035, main)
-    else:  # a tail coat, breeches and boots
-        poly([(-0.08, 0.506), (0.08, 0.506), (0.1, 0.266), (-0.1, 0.266)], _mix(main, INK, 0.25), edge=False)
-        for s in (-1, 1):
-            box(s * 0.045, 0.486, 0.17, 0.037, second)
-            box(s * 0.045, 0.18, 0, 0.039, dark, edge=False)
-            d.line([at(s * 0.1, 0.816), at(s * 0.115, 0.466)], fill=_mix(main, INK, 0.15), width=int(0.05 * H))
-        poly([(-0.1, 0.846), (0.1, 0.846), (0.085, 0.466), (-0.085, 0.466)], main)
-        poly([(-0.035, 0.856), (0.035, 0.856), (0, 0.756)], lit(CREAM), edge=False)  # cravat
-    oval(0, 0.93, 0.07, 0.07, skin)
-    d.chord([*at(-0.0735, 1.007), *at(0.0735, 0.867)], 180, 360, fill=hair)
-    if look["woman"]:
-        oval(0, 1.0, 0.035, 0.031, hair, edge=False)  # the knot of hair
-    elif look["hat"]:  # a top hat
-        box(0, 1.091, 0.979, 0.056, dark, edge=False)
-        box(0, 0.99, 0.972, 0.091, dark, edge=False)
-
-
-def _figures(img: Image.Image, request: ImageRequest, rng, pal: dict) -> Image.Image:
-    """Draw the characters present across the frame, the speaker larger and in front."""
-    n, (w, h) = len(request.characters), img.size
-    if not n:
-        return img
-    layer = Image.new("RGBA", (2 * w, 2 * h), (0, 0, 0, 0))  # drawn at twice the size: smooth edges
-    d, speaker = ImageDraw.Draw(layer, "RGBA"), request.speaker.strip().lower()
-    zoom = float(rng.choice([1.0, 1.45, 1.9], p=[0.5, 0.3, 0.2])) if n <= 3 else 1.0  # wide, medium or close
-    img = _blur(img, (zoom - 1) * 2.5 * w / WORK_WIDTH)  # the closer the shot, the softer the room behind
-    spacing, offset, placed = min(0.24 * zoom, 0.8 / n), rng.uniform(-0.08, 0.08), []
-    height = 2 * min(h, 0.75 * w) * 0.52 * zoom * min(1.0, (3 / n) ** 0.5)  # crowds stand smaller; so in portrait
-    for i, ch in enumerate(request.characters):
-        speaks = speaker in {ch.name.lower(), *(a.lower() for a in ch.aliases)}
-        x = 2 * w * (0.5 + offset + (i - (n - 1) / 2) * spacing + rng.uniform(-0.015, 0.015))
-        feet = 2 * h * (0.81 + (zoom - 1) * 0.42 + (0.05 if speaks else rng.uniform(-0.02, 0.01)))
-        placed.append((speaks, feet, x, height * (1 + 0.18 / zoom if speaks else 1.0), _look(ch)))
-    for _, feet, x, tall, look in sorted(placed, key=lambda p: (p[0], p[1])):  # back to front, speaker last
-        _figure(d, x, feet, tall, look, pal)
-    layer = layer.reduce(2)
-    img.paste(layer, (0, 0), layer)
-    return img
 
 
 def _texture(img: Image.Image, rng) -> Image.Image:
@@ -399,14 +271,14 @@ class StoryboardImages(Backend):
 
     def make_image(self, request: ImageRequest, out_path: Path) -> ImageResult:
         """Paint the shot's still at exactly the requested size and save it as PNG."""
-        rng, paper = _rng(request.seed, request.prompt), _rng(request.seed, request.prompt, "paper")
+        rng, paper = seeded_rng(request.seed, request.prompt), seeded_rng(request.seed, request.prompt, "paper")
         scale = min(1.0, WORK_WIDTH / request.width)
         w, h = max(16, round(request.width * scale)), max(9, round(request.height * scale))
         words = set(re.findall(r"[a-z]+", request.prompt.lower()))
         pal = _palette(request.mood, request.time_of_day)
         inside = len(words & INTERIOR) - len(words & EXTERIOR) - 2 * ("outside" in words)
         paint = _interior if inside > 0 or (inside == 0 and rng.random() < 0.5) else _exterior
-        img = _texture(_figures(paint(w, h, rng, pal, words), request, rng, pal), paper)
+        img = _texture(draw_figures(paint(w, h, rng, pal, words), request, rng, pal), paper)
         if img.size != (request.width, request.height):
             img = img.resize((request.width, request.height), Image.BICUBIC)
         _annotate(img, request, self.options)

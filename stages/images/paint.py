@@ -1,0 +1,28 @@
+"""Painting primitives the storyboard modules share: seeded randomness, colour mixing, blur."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+WORK_WIDTH = 640  # the scene is painted at most this wide, then scaled up: soft by design, and fast
+
+
+INK, CREAM, SKIN, WHITE = (22, 20, 26), (246, 239, 222), (232, 200, 172), (255, 255, 255)
+
+
+def seeded_rng(*parts: object) -> np.random.Generator:
+    """A generator seeded by a stable hash of ``parts``."""
+    blob = "\x00".join(str(p) for p in parts).encode("utf-8")
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(blob).digest()[:8], "big"))
+
+
+def mix(a, b, t: float) -> tuple[int, int, int]:
+    """Colour ``a`` moved ``t`` of the way to ``b``."""
+    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
+
+
+def soften(img: Image.Image, radius: float) -> Image.Image:
+    """Gaussian blur, skipped when too small to see."""
+    return img.filter(ImageFilter.GaussianBlur(radius)) if radius > 0.3 else img
