@@ -103,18 +103,16 @@ def _make(project, out, only, force, shots, until) -> dict:
 def _all_cached(ctx, sel):
     """Every outcome from the cache when nothing needs computing (no flow is started then), else None."""
     from pipeline.jobs import Outcome
-    from pipeline.plan import blocked, make_plan
+    from pipeline.plan import plan_to_run
     from pipeline.script_stage import ensure_screenplay, script_job, script_state
 
-    fresh = script_state(ctx, script_job(ctx)) == "cached" and not sel.forced("script", None)
+    job = script_job(ctx)
+    fresh = script_state(ctx, job) == "cached" and not sel.forced("script", None)
     if "script" in sel.run and not fresh:
         return None
-    ensure_screenplay(ctx, run=False)  # raises, naming the command to run, when there is none to use
+    ensure_screenplay(ctx, run=False, job=job)  # raises, naming the command to run, when there is none to use
     sel.check_shots(ctx.shots())
-    plan = make_plan(ctx, sel)
-    error = blocked(plan, ctx)
-    if error:
-        raise error
+    plan = plan_to_run(ctx, sel)
     if plan.work():
         return None
     return {key: Outcome(key[0], key[1], plan.keys[key], record, False, 0.0) for key, record in plan.records.items()}

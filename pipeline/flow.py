@@ -14,7 +14,7 @@ from pipeline.context import RunContext, open_context
 from pipeline.errors import FilmError
 from pipeline.finish import finish_run
 from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
-from pipeline.plan import Selection, blocked, make_plan, make_selection
+from pipeline.plan import Selection, make_selection, plan_to_run
 from pipeline.script_stage import ensure_screenplay
 from stages.contracts import Shot
 from stages.errors import AuthError, ContentRejected, InputError
@@ -79,10 +79,7 @@ def _cached(plan, stage: str, shot: int | None) -> Outcome:
 
 def run_stages(ctx: RunContext, sel: Selection) -> dict[tuple[str, int | None], Any]:
     """Submit the stage tasks for every shot that needs work; cached results pass straight through."""
-    plan = make_plan(ctx, sel)
-    error = blocked(plan, ctx)
-    if error:
-        raise error
+    plan = plan_to_run(ctx, sel)
     counts: dict[str, tuple[int, int]] = {}
     for (stage, _), status in plan.status.items():
         todo, total = counts.get(stage, (0, 0))

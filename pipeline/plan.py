@@ -13,6 +13,7 @@ from typing import Any
 from pipeline.context import RunContext
 from pipeline.errors import UserError
 from pipeline.jobs import animation_job, image_job, narration_job, stitch_job
+from pipeline.store import write_json_atomic
 from stages.contracts import Shot
 from stages.registry import STAGES
 
@@ -157,16 +158,17 @@ def make_plan(ctx: RunContext, sel: Selection) -> Plan:
     return plan
 
 
-def blocked(plan: Plan, ctx: RunContext) -> UserError | None:
-    """An error naming the first upstream result this run needs but may not compute."""
+def plan_to_run(ctx: RunContext, sel: Selection) -> Plan:
+    """The plan of a run; fails, naming the command to run first, when it needs a result it may not compute."""
+    plan = make_plan(ctx, sel)
     for (stage, shot), status in plan.status.items():
         if status == "missing":
             what = f"{stage} for shot {shot}" if shot is not None else stage
-            return UserError(
+            raise UserError(
                 f"{what} is needed but not made yet (this run does not compute {stage})",
                 f"make it first: film make {ctx.loaded.path} --until {stage}",
             )
-    return None
+    return plan
 
 
 def keys_file(ctx: RunContext):
@@ -189,8 +191,6 @@ def previous_keys(ctx: RunContext) -> dict[tuple[str, int | None], str]:
 
 def remember_keys(ctx: RunContext, keys: dict[tuple[str, int | None], str]) -> None:
     """Merge this run's keys into the saved ones."""
-    from pipeline.store import write_json_atomic
-
     merged = {f"{stage}:{'' if shot is None else shot}": key for (stage, shot), key in previous_keys(ctx).items()}
     merged |= {f"{stage}:{'' if shot is None else shot}": key for (stage, shot), key in keys.items()}
     write_json_atomic(keys_file(ctx), merged)

@@ -39,10 +39,13 @@ def script_state(ctx: RunContext, job: Job) -> str:
     return "stale"
 
 
-def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False) -> Outcome | None:
-    """Load the screenplay, (re)generating it when it is missing, stale or forced; never lose edits."""
+def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job | None = None) -> Outcome | None:
+    """Load the screenplay, (re)generating it when it is missing, stale or forced; never lose edits.
+
+    ``job`` is the script job when the caller already made it (making it reads the source text).
+    """
     files = ctx.screenplay_files
-    job = script_job(ctx)
+    job = job or script_job(ctx)
     state = script_state(ctx, job)
     if state == "cached" and not force:
         if files.edited() and files.generated_from() != job.key:

@@ -21,10 +21,11 @@ def _label(plan, previous, stage: str, shot: int | None) -> str:
 def status_rows(project: Path, out: Path | None) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
     """The whole-film stages (script, stitch) and one row per shot of the per-shot stages."""
     ctx = open_context(project, out)
-    state = script_state(ctx, script_job(ctx))
+    job = script_job(ctx)
+    state = script_state(ctx, job)
     if state != "cached":
         return {"script": state, "stitch": "waiting"}, []
-    ensure_screenplay(ctx, run=False)
+    ensure_screenplay(ctx, run=False, job=job)
     plan = make_plan(ctx, Selection(only=True))
     previous = previous_keys(ctx)
     rows = [(str(shot.shot), {stage: _label(plan, previous, stage, shot.shot) for stage in SHOT_STAGES}) for shot in ctx.shots()]
