@@ -11,7 +11,7 @@ from pydantic import Field
 from stages.backend import Backend
 from stages.contracts import AnimationRequest, AnimationResult, Frozen
 from stages.errors import InputError
-from stages.media import FAST_X264, FrameWriter, x264_args
+from stages.media import FAST_X264, FrameWriter, rgb_to_ycbcr, x264_args
 
 # Phrases of a shot's ``motion`` and the camera move they name; the first match wins.
 MOTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -23,9 +23,6 @@ MOTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("drift down", "tilt down", "pan down"), "down"),
 )
 
-# BT.601 limited-range RGB -> YCbCr, what ffmpeg assumes for untagged yuv420p.
-_YUV_MATRIX = ((65.481, 128.553, 24.966), (-37.797, -74.203, 112.0), (112.0, -93.786, -18.214))
-_YUV_OFFSET = (16.0, 128.0, 128.0)
 # Clips are intermediates the stitch decodes again: x264's fast-decode settings (no CABAC, no deblocking,
 # no weighted B) make encoding and that decode ~1 ms/frame cheaper each at the same SSIM for ~20 % more bytes.
 CLIP_X264 = f"{FAST_X264}:cabac=0:no-deblock=1:weightb=0"
@@ -123,8 +120,7 @@ def load_base(path: Path, zoom: float, out: tuple[int, int]) -> Any:
     scale = max(out[0] * (1.0 + zoom) / iw, out[1] * (1.0 + zoom) / ih)
     size = (max(out[0], int(np.ceil(iw * scale))), max(out[1], int(np.ceil(ih * scale))))
     rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC)
-    matrix, offset = np.array(_YUV_MATRIX, np.float32).T / 255.0, np.array(_YUV_OFFSET, np.float32)
-    yuv = rgb.astype(np.float32) @ matrix + offset + 0.5
+    yuv = rgb_to_ycbcr(rgb) + 0.5
     return np.ascontiguousarray(np.clip(yuv, 0, 255).astype(np.uint8).transpose(2, 0, 1))
 
 

@@ -1,16 +1,18 @@
-"""Film frames from shot clips: forward-only clip readers, dissolves and burned-in subtitles, all in shot time."""
+"""Film frames from shot clips: forward-only clip readers, dissolves and burned-in subtitles, all in shot time
+and all in I420 (the encoder's own format: no colour conversion per frame)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from stages.contracts import StitchShot
 from stages.errors import StageError
+from stages.media import FrameReader
 from stages.stitch.subtitles import Cue, CueRenderer, Overlay, caption_at
 from stages.stitch.timeline import Timeline
 
 
 def blend(a: Any, b: Any, weight: float) -> Any:
-    """``a`` dissolved ``weight`` of the way into ``b`` (uint8 frames)."""
+    """``a`` dissolved ``weight`` of the way into ``b`` (uint8 frames; every I420 sample blends linearly)."""
     import cv2
 
     return cv2.addWeighted(a, 1.0 - weight, b, weight, 0.0)
@@ -31,25 +33,28 @@ def burned_cues(timeline: Timeline, cues: Sequence[Sequence[Cue]], span: tuple[i
 
 
 class ClipSource:
-    """One shot's clip in shot time, read forward with moviepy's ffmpeg reader; a clip shorter than its
-    narration is slowed down to fit (in-between frames blended), and past its end it holds the last frame."""
+    """One shot's clip in shot time, decoded forward as I420 frames at the film's size and rate; a clip
+    shorter than its narration is slowed down to fit (in-between frames blended), and past its end it holds
+    the last frame."""
 
-    def __init__(self, shot: StitchShot, size: tuple[int, int]) -> None:
-        from moviepy.video.io.ffmpeg_reader import FFMPEG_VideoReader
-
-        try:  # decoded to rgb24 at the film's frame size (ffmpeg scales a clip of another size)
-            self.reader = FFMPEG_VideoReader(str(shot.clip_path), decode_file=False, target_resolution=size)
-        except (OSError, KeyError, ValueError, IndexError) as exc:
-            raise StageError(f"cannot read the clip of shot {shot.number}, {shot.clip_path}: {exc}") from exc
-        fps = self.reader.fps
+    def __init__(self, shot: StitchShot, size: tuple[int, int], fps: int) -> None:
+        self.reader = FrameReader(shot.clip_path, size, fps)
+        first = self.reader.read()
+        if first is None:
+            self.reader.close()
+            raise StageError(f"the clip of shot {shot.number}, {shot.clip_path}, has no frames")
         self.stretched = stretch(shot) < 1.0
         self.rate = fps * stretch(shot)
         self.last = max(0, round(shot.clip_duration * fps) - 1)
-        self.index, self.current, self.previous = 0, self.reader.last_read, self.reader.last_read
+        self.index, self.current, self.previous = 0, first, first
 
     def _seek(self, index: int) -> Any:
         while self.index < index:
-            self.previous, self.current = self.current, self.reader.read_frame()
+            following = self.reader.read()
+            if following is None:  # the clip ended early: hold its last frame
+                self.last = self.index
+                break
+            self.previous, self.current = self.current, following
             self.index += 1
         return self.current
 
@@ -62,6 +67,8 @@ class ClipSource:
         if index >= self.last:
             return self._seek(self.last)
         nxt = self._seek(index + 1)
+        if self.index != index + 1:
+            return nxt
         return blend(self.previous, nxt, position - index)
 
     def close(self) -> None:
@@ -85,7 +92,7 @@ class SegmentPainter:
 
     def _picture(self, shot: int, into: int) -> Any:
         if shot not in self.sources:
-            self.sources[shot] = ClipSource(self.shots[shot], self.size)
+            self.sources[shot] = ClipSource(self.shots[shot], self.size, self.timeline.fps)
         return self.sources[shot].at(into / self.timeline.fps)
 
     def _overlay(self, cue: Cue) -> Overlay:
@@ -94,7 +101,7 @@ class SegmentPainter:
         return self.overlays[cue.lines]
 
     def frame(self, frame: int) -> Any:
-        """Film frame number ``frame``, one of this segment's, as an RGB uint8 array."""
+        """Film frame number ``frame``, one of this segment's, as an I420 (height * 3 / 2, width) uint8 array."""
         tl = self.timeline
         shot, into = tl.locate(frame)
         picture = self._picture(shot, into)

@@ -48,7 +48,7 @@ class MoviepyStitcher(Backend):
     """Cut, dissolve, subtitle and mix the shots into one MP4 with a sidecar SRT."""
 
     name = "moviepy"
-    version = "2"  # per-shot frame timeline
+    version = "3"  # I420 throughout
     Options = MoviepyOptions
     packages = ("moviepy", "cv2", "numpy", "scipy", "soundfile", "pyloudnorm", "PIL", "imageio_ffmpeg")
 
@@ -112,9 +112,8 @@ class MoviepyStitcher(Backend):
                         cancel: threading.Event) -> None:
         """Encode film frames [first, stop) of a moviepy clip into one MP4.
 
-        Frames go to x264 as yuv420p converted by OpenCV: moviepy's writer always pipes rgb24, and
-        ffmpeg's own rgb24 -> yuv420p conversion costs as much as the encode itself."""
-        import cv2
+        Frames are I420 from decode to encode (moviepy's own reader and writer pipe rgb24, and the two
+        colour conversions cost as much as the encode itself)."""
         from moviepy import VideoClip
 
         fmt, opts = request.format, self.options
@@ -130,7 +129,7 @@ class MoviepyStitcher(Backend):
                 for frame in clip.iter_frames(fps=fmt.fps, dtype="uint8"):
                     if cancel.is_set():
                         raise StageError("stitch cancelled")
-                    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420))
+                    writer.write(frame)
         finally:
             painter.close()
 

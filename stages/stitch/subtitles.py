@@ -11,6 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from stages.contracts import Timing
 from stages.errors import InputError
+from stages.media import i420_planes, rgb_to_ycbcr
 
 LINE_CHARS = 42
 CUE_LINES = 2
@@ -96,22 +97,45 @@ def srt_text(cues: Sequence[Cue]) -> str:
 
 
 class Overlay:
-    """A cue drawn once as a premultiplied RGBA patch, blended into frames over its own rows only."""
+    """A cue drawn once as premultiplied Y, U and V patches, blended into I420 frames over its own rows only."""
 
-    def __init__(self, rgba: Any, x: int, y: int) -> None:
+    def __init__(self, rgba: Any, x: int, y: int, frame: tuple[int, int]) -> None:
+        """``rgba``: the cue's straight-alpha pixels, placed at (``x``, ``y``) inside a ``frame`` (w, h) frame."""
         import numpy as np
 
-        alpha = (rgba[..., 3:4].astype(np.uint16) * 256 + 127) // 255
-        self.premul = rgba[..., :3].astype(np.uint16) * alpha + 128
-        self.inverse = 256 - alpha
-        self.x, self.y = x, y
+        rgba, x, y = self._aligned(rgba, x, y, frame)
+        alpha = rgba[..., 3].astype(np.float32) / 255.0
+        ycc = rgb_to_ycbcr(rgba[..., :3]) * alpha[..., None]
+        h, w = alpha.shape
+
+        def halve(a: Any) -> Any:  # the mean of each 2x2 block: chroma is subsampled
+            return a.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+        alphas, samples = (alpha, halve(alpha), halve(alpha)), (ycc[..., 0], halve(ycc[..., 1]), halve(ycc[..., 2]))
+        self.inverse = [(256 - np.round(a * 256)).astype(np.uint16) for a in alphas]
+        self.premul = [(np.round(c * 256) + 128).astype(np.uint16) for c in samples]
+        self.frame, self.places = frame, ((x, y), (x // 2, y // 2), (x // 2, y // 2))
+
+    @staticmethod
+    def _aligned(rgba: Any, x: int, y: int, frame: tuple[int, int]) -> tuple[Any, int, int]:
+        """The patch padded with transparent pixels to even place and size, cut to the frame."""
+        import numpy as np
+
+        left, top = x % 2, y % 2
+        h, w = rgba.shape[:2]
+        padded = np.zeros((top + h + (top + h) % 2, left + w + (left + w) % 2, 4), np.uint8)
+        padded[top:top + h, left:left + w] = rgba
+        x, y = x - left, y - top
+        return padded[:frame[1] - y, :frame[0] - x], x, y
 
     def apply(self, frame: Any) -> Any:
-        """A copy of ``frame`` with the cue blended in."""
+        """A copy of the I420 ``frame`` with the cue blended in."""
         out = frame.copy()
-        h, w = self.premul.shape[:2]
-        region = out[self.y:self.y + h, self.x:self.x + w]
-        region[...] = ((region * self.inverse + self.premul) >> 8).astype(out.dtype)
+        for plane, premul, inverse, (x, y) in zip(i420_planes(out, self.frame), self.premul, self.inverse,
+                                                   self.places):
+            h, w = premul.shape
+            region = plane[y:y + h, x:x + w]
+            region[...] = ((region * inverse + premul) >> 8).astype(plane.dtype)
         return out
 
 
@@ -157,4 +181,4 @@ class CueRenderer:
         x = (self.width - image.width) // 2
         y = self.height - round(self.height * 0.07) - image.height
         crop = (max(0, -x), max(0, -y), min(image.width, self.width - x), min(image.height, self.height - y))
-        return Overlay(np.asarray(image.crop(crop)), max(0, x), max(0, y))
+        return Overlay(np.asarray(image.crop(crop)), max(0, x), max(0, y), (self.width, self.height))
