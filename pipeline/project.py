@@ -151,18 +151,18 @@ def load_project(path: Path) -> LoadedProject:
     document = YamlDocument.read(path, "project file")
     project = document.validate(Project, PROJECT_HINT, context={"base": path.parent})
     project = _resolve_voice_paths(project, path.parent)
-    backends = {stage: _make_backend(document, stage, getattr(project.stages, stage)) for stage in STAGES}
+    backends = {stage: _make_backend(document, stage, getattr(project.stages, stage), path.parent) for stage in STAGES}
     return LoadedProject(project=project, path=path, document=document, backends=backends)
 
 
-def _make_backend(document: YamlDocument, stage: str, config: StageConfig) -> Backend:
+def _make_backend(document: YamlDocument, stage: str, config: StageConfig, base: Path) -> Backend:
     loc = ("stages", stage, "backend")
     try:
         cls = backend_class(stage, config.backend)
     except UnknownBackend as exc:
         raise UserError(f"{document.where(loc)}: stages.{stage}.backend: {exc}", "use one of the known backends (film backends lists them)") from None
     try:
-        options = cls.parse_options(config.options)
+        options = cls.parse_options(config.options, base)
     except ValidationError as exc:
         raise document.error_from(exc, f"see the {config.backend} backend's options in the README", ("stages", stage, "options")) from None
     return cls(options)

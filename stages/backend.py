@@ -19,14 +19,24 @@ class Backend:
     packages: ClassVar[tuple[str, ...]] = ()  # importable modules it needs
     env_keys: ClassVar[tuple[str, ...]] = ()  # environment variables it needs
     needs_gpu: ClassVar[bool] = False
+    # Cloud backends: the provider whose concurrency limit and prices apply, its default limit of calls in
+    # flight, and option fields that do not change the result (endpoints, timeouts) and so stay out of keys.
+    provider: ClassVar[str | None] = None
+    concurrency: ClassVar[int] = 1
+    unkeyed_options: ClassVar[frozenset[str]] = frozenset()
+    uses_neighbours: ClassVar[bool] = False  # narration: wants the neighbouring shots' text
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
 
     @classmethod
-    def parse_options(cls, raw: dict[str, Any]) -> BaseModel:
-        """Validate a project's raw options for this backend (raises pydantic.ValidationError)."""
-        return cls.Options.model_validate(raw)
+    def parse_options(cls, raw: dict[str, Any], base: Any = None) -> BaseModel:
+        """Validate a project's raw options for this backend, paths against ``base`` (raises ValidationError)."""
+        return cls.Options.model_validate(raw, context={"base": base})
+
+    def estimate(self, request: Any) -> list[tuple[str, float]]:
+        """The paid units one request would use, as (price item, units) pairs; free backends use none."""
+        return []
 
     @classmethod
     def problems(cls) -> list[str]:
@@ -44,7 +54,8 @@ class Backend:
 
     def identity(self) -> dict[str, Any]:
         """Name, version and options: the part of every cache key that belongs to the backend."""
-        return {"backend": self.name, "version": self.version, "options": self.options.model_dump(mode="json")}
+        options = self.options.model_dump(mode="json", exclude=set(self.unkeyed_options))
+        return {"backend": self.name, "version": self.version, "options": options}
 
 
 def _gpu_available() -> bool:

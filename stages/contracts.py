@@ -8,15 +8,24 @@ half-written artifact behind.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 
 class Frozen(BaseModel):
     """Base of every contract model: immutable and strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _against_base(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base")
+    return value if base is None or value.is_absolute() else (Path(base) / value).resolve()
+
+
+# A path in a project file (or a backend's options there): relative paths resolve against the project's folder.
+ProjectPath = Annotated[Path, AfterValidator(_against_base)]
 
 
 class NoOptions(Frozen):
@@ -33,6 +42,7 @@ class Character(Frozen):
     description: str = ""
     voice: str | None = None
     aliases: tuple[str, ...] = ()
+    reference_image: ProjectPath | None = None  # a picture of the character, for backends that take one
 
 
 class VideoFormat(Frozen):
@@ -114,6 +124,8 @@ class ImageRequest(Frozen):
 
 class ImageResult(Frozen):
     path: Path
+    url: str | None = None  # where the provider hosts the same still, if it does
+    url_expires_at: float | None = None  # epoch seconds after which ``url`` may no longer work
 
 
 @runtime_checkable
@@ -139,6 +151,10 @@ class NarrationRequest(Frozen):
     text: str
     speaker: str = "narrator"
     voice: str | None = None  # backend-specific voice name or model path; None = backend default
+    # The neighbouring shots' narration, for backends whose prosody flows across requests
+    # (filled only for those, so a neighbour's edit never re-narrates a shot elsewhere).
+    previous_text: str = ""
+    next_text: str = ""
 
 
 class NarrationResult(Frozen):
@@ -165,6 +181,8 @@ class AnimationRequest(Frozen):
     motion: str = "slow push in"
     format: VideoFormat
     seed: int = 0
+    description: str = ""  # what the still shows (the shot's image prompt), for backends that prompt
+    image_url: str | None = None  # a fresh hosted copy of the still, when the image backend made one
 
 
 class AnimationResult(Frozen):

@@ -19,8 +19,16 @@ class ContentRejected(StageError):
 
 
 class TransientError(StageError):
-    """A passing fault (timeout, overload); worth retrying."""
+    """A passing fault (timeout, overload); worth retrying, after ``retry_after`` seconds when the provider said."""
+
+    def __init__(self, message: str, hint: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
 
 
 class AuthError(StageError):
     """A missing or refused key, or an exhausted account; stop at once."""
+
+
+class BudgetExceeded(StageError):
+    """A paid call would take the run past its --budget; it was not started."""

@@ -1,0 +1,130 @@
+"""What the pipeline lends a backend for the one artifact it is making: a journal and a till.
+
+* The **journal** remembers provider facts between attempts and runs (a job id, a hosted result URL),
+  so a retry or a rerun after a crash collects a result already paid for instead of paying again.
+* The **till** prices every paid call before it starts (refusing one that would pass the run's budget)
+  and records what was spent, per provider item, for the ledger.
+
+Backends reach it with ``current()``; outside the pipeline (unit tests, scripts) a default one with no
+journal file and no budget is used. The pipeline installs one per job with ``using()``.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from stages.errors import BudgetExceeded, InputError
+
+
+@dataclass
+class Till:
+    """Spend of the whole run against an optional budget; shared by every job, thread-safe."""
+
+    budget_usd: float | None = None
+    spent_usd: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reserve(self, usd: float, what: str) -> None:
+        """Count ``usd`` as spent, or raise BudgetExceeded (nothing counted) when it would pass the budget."""
+        with self.lock:
+            if self.budget_usd is not None and self.spent_usd + usd > self.budget_usd + 1e-9:
+                raise BudgetExceeded(
+                    f"{what} would cost ${usd:.4f}, taking the run to ${self.spent_usd + usd:.4f}, "
+                    f"past the budget of ${self.budget_usd:.2f}; the call was not made",
+                    hint="raise --budget, or rerun later: everything paid for so far is kept")
+            self.spent_usd += usd
+
+    def refund(self, usd: float) -> None:
+        """Take back a reservation whose call was never billed."""
+        with self.lock:
+            self.spent_usd -= usd
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One paid call: provider price item, units used and their price."""
+
+    item: str
+    units: float
+    usd: float
+
+
+class Call:
+    """The journal and till of one artifact's making; see the module docstring."""
+
+    def __init__(self, journal: Path | None = None, till: Till | None = None,
+                 prices: Mapping[str, float] | None = None) -> None:
+        from stages.cloud.prices import PRICES
+
+        self.journal, self.till = journal, till or Till()
+        self.prices = {**PRICES, **(prices or {})}
+        self.charges: list[Charge] = []
+        self._notes: dict[str, Any] = json.loads(journal.read_text()) if journal and journal.is_file() else {}
+
+    def recall(self, name: str) -> Any:
+        """What an earlier attempt remembered under ``name`` (None if nothing)."""
+        return self._notes.get(name)
+
+    def remember(self, name: str, value: Any) -> None:
+        """Keep ``value`` under ``name`` for later attempts, on disk at once (atomically) when journaled."""
+        self._notes[name] = value
+        if self.journal is not None:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.journal.parent)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self._notes, handle)
+            os.replace(tmp, self.journal)
+
+    def price(self, item: str) -> float:
+        """Dollars per unit of a price item ("provider/what"); an unpriced item is a user error."""
+        if item not in self.prices:
+            raise InputError(f"no price for '{item}'", hint=f"add '{item}: <USD per unit>' under 'prices:' in the project")
+        return self.prices[item]
+
+    @contextlib.contextmanager
+    def paying(self, item: str, units: float, what: str) -> Iterator[None]:
+        """Around one paid request: reserve its price first; refund it if the request raises (not billed)."""
+        usd = self.price(item) * units
+        self.till.reserve(usd, what)
+        try:
+            yield
+        except BaseException:
+            self.till.refund(usd)
+            raise
+        self.charges.append(Charge(item, units, usd))
+
+    def settle(self, item: str, units: float) -> None:
+        """Record a call billed by what it used (tokens), known only after it returned."""
+        usd = self.price(item) * units
+        with self.till.lock:
+            self.till.spent_usd += usd
+        self.charges.append(Charge(item, units, usd))
+
+
+_CURRENT: contextvars.ContextVar[Call | None] = contextvars.ContextVar("film_call", default=None)
+
+
+def current() -> Call:
+    """The call the running job was lent (a fresh unjournaled one outside the pipeline)."""
+    call = _CURRENT.get()
+    if call is None:
+        call = Call()
+        _CURRENT.set(call)
+    return call
+
+
+@contextlib.contextmanager
+def using(call: Call) -> Iterator[Call]:
+    """Lend ``call`` to backend code run inside this block (this thread/context only)."""
+    token = _CURRENT.set(call)
+    try:
+        yield call
+    finally:
+        _CURRENT.reset(token)

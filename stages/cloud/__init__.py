@@ -1,0 +1,1 @@
+"""What every cloud backend shares: keys and endpoints, error kinds, downloads and the price table."""

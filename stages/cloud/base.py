@@ -1,0 +1,76 @@
+"""The base of every cloud backend: key and endpoint, error translation, paid calls and polling."""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Callable, ClassVar, Iterator, TypeVar
+
+from pydantic import Field
+
+from stages import calls
+from stages.backend import Backend
+from stages.cloud.http import api_key, base_url, from_exception
+from stages.contracts import Frozen
+from stages.errors import StageError, TransientError
+
+T = TypeVar("T")
+
+
+class CloudOptions(Frozen):
+    """Options every cloud backend has; none of them changes a result, so none is in the cache key."""
+
+    base_url: str | None = None  # another endpoint (a proxy, a fake server); FILM_<PROVIDER>_BASE_URL also works
+    timeout_s: float = Field(default=120.0, gt=0)  # one HTTP request
+    poll_interval_s: float = Field(default=2.0, gt=0)  # first wait between polls of a job; doubles up to 30 s
+    deadline_s: float = Field(default=900.0, gt=0)  # how long to wait for one job before giving up this attempt
+
+
+class CloudBackend(Backend):
+    """A backend that calls a provider's API; subclasses set provider, env_keys and default_url."""
+
+    default_url: ClassVar[str]
+    unkeyed_options = frozenset({"base_url", "timeout_s", "poll_interval_s", "deadline_s"})
+
+    @property
+    def key_env(self) -> str:
+        """The environment variable holding this provider's key."""
+        return self.env_keys[0]
+
+    def key(self) -> str:
+        """The API key (an AuthError naming the variable when unset)."""
+        return api_key(self.key_env, self.provider)
+
+    def endpoint(self) -> str:
+        """The base URL requests go to."""
+        return base_url(self.provider, getattr(self.options, "base_url", None), self.default_url)
+
+    @contextlib.contextmanager
+    def talking(self, what: str) -> Iterator[None]:
+        """Translate whatever the SDK or HTTP client raises inside into our error kinds, naming ``what``."""
+        try:
+            yield
+        except StageError:
+            raise
+        except Exception as exc:  # SDKs raise their own hierarchies; classify by status and class name
+            raise from_exception(exc, self.provider, self.key_env, what) from exc
+
+    def paid(self, item: str, units: float, what: str, request: Callable[[], T]) -> T:
+        """Make one paid ``request``: priced and budget-checked before, recorded after, errors translated."""
+        with calls.current().paying(f"{self.provider}/{item}", units, what), self.talking(what):
+            return request()
+
+    def poll(self, check: Callable[[], tuple[bool, Any]], what: str) -> Any:
+        """Call ``check`` until it says done, waiting longer each time; past the deadline a TransientError
+        (the job id is in the journal, so the next attempt collects it instead of paying again)."""
+        opts = self.options
+        deadline, wait = time.monotonic() + opts.deadline_s, opts.poll_interval_s
+        while True:
+            with self.talking(what):
+                done, value = check()
+            if done:
+                return value
+            if time.monotonic() + wait > deadline:
+                raise TransientError(f"{self.provider}: the {what} was not ready after {opts.deadline_s:.0f} s",
+                                     hint="rerun later: the job is remembered and will be collected, not paid again")
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
