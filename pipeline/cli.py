@@ -11,7 +11,7 @@ from typing import Iterator, Optional
 import typer
 
 from pipeline.errors import FilmError, UserError
-from stages.errors import InputError, StageError
+from stages.errors import AuthError, BudgetExceeded, ContentRejected, InputError, StageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn a book chapter into a narrated, animated film.")
 
@@ -31,7 +31,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
     except (FilmError, StageError) as exc:
         if debug:
             traceback.print_exc()
-        code = 2 if isinstance(exc, (UserError, InputError)) else 1
+        code = 2 if isinstance(exc, (UserError, InputError, AuthError, BudgetExceeded, ContentRejected)) else 1
         console.print(f"[bold red]error:[/] {_escape(str(exc))}")
         if getattr(exc, "hint", ""):
             console.print(f"[bold]fix:[/] {_escape(exc.hint)}")
@@ -60,24 +60,36 @@ def make(
     force: Optional[list[str]] = typer.Option(None, "--force", help=f"recompute these stages even if cached; {STAGE_HELP}"),
     shots: Optional[str] = typer.Option(None, "--shots", help="limit --force/--only to these shots, e.g. 3,5-7"),
     until: Optional[str] = typer.Option(None, "--until", help="stop after this stage (e.g. images for a storyboard)"),
+    budget: Optional[float] = typer.Option(None, "--budget", min=0, help="refuse any paid call that would take this run past USD"),
+    estimate: bool = typer.Option(False, "--estimate", help="print the expected cost of the work to do, then stop"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Make the film, computing only what is not cached yet."""
     from pipeline.report import print_summary
 
+    if estimate:
+        with reported_errors(debug):
+            from pipeline.estimate import estimate_run
+            from pipeline.report import print_estimate
+
+            print_estimate(estimate_run(project, out, only, force, shots, until), budget)
+        return
+
     with reported_errors(debug):
-        summary = _make(project, out, only, force, shots, until)
+        summary = _make(project, out, only, force, shots, until, budget)
         print_summary(summary)
+    if summary.get("refused"):
+        raise typer.Exit(2)
 
 
-def _make(project, out, only, force, shots, until) -> dict:
+def _make(project, out, only, force, shots, until, budget) -> dict:
     from pipeline.context import open_context
     from pipeline.finish import finish_run
     from pipeline.plan import make_selection
     from pipeline.project import check_backends_can_run
 
     started = time.perf_counter()
-    ctx = open_context(project, out)
+    ctx = open_context(project, out, budget)
     sel = make_selection(only, force, shots, until)
     check_backends_can_run(ctx.loaded, tuple(sel.run))
     cached = _all_cached(ctx, sel)
@@ -93,7 +105,7 @@ def _make(project, out, only, force, shots, until) -> dict:
     with StageProgress() as bars:
         progress.listen(bars)
         try:
-            summary = run_flow(ctx, args, workers=ctx.project.workers)
+            summary = run_flow(ctx, args)
         finally:
             progress.listen(None)
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.desk import Desk
 from pipeline.errors import UserError
 from pipeline.project import LoadedProject, load_project
 from pipeline.screenplay_file import ScreenplayFiles
@@ -20,6 +21,7 @@ class RunContext:
     out_dir: Path
     screenplay: Screenplay | None = None
     notes: list[str] = field(default_factory=list)  # things the user should hear about at the end
+    desk: Desk | None = None  # the run's till, provider slots and retries (set by open_context)
 
     @property
     def project(self):
@@ -47,12 +49,15 @@ def default_out_dir(loaded: LoadedProject) -> Path:
     return Path("out") / loaded.project.name
 
 
-def open_context(project_file: Path, out: Path | None) -> RunContext:
+def open_context(project_file: Path, out: Path | None, budget_usd: float | None = None) -> RunContext:
     """Load the project and make sure the output folder can be written."""
     loaded = load_project(project_file)
     out_dir = (out or default_out_dir(loaded)).resolve()
     ensure_writable(out_dir)
-    return RunContext(loaded=loaded, out_dir=out_dir)
+    project = loaded.project
+    desk = Desk(workers=project.workers, budget_usd=budget_usd, prices=dict(project.prices),
+                concurrency=dict(project.concurrency), **project.retries.model_dump())
+    return RunContext(loaded=loaded, out_dir=out_dir, desk=desk)
 
 
 def ensure_writable(folder: Path) -> None:

@@ -17,7 +17,8 @@ def _publish_if_changed(source: Path, target: Path) -> None:
 
 
 def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
-    stills = [(o.shot, ctx.store.path_of(o.record)) for (stage, _), o in sorted(outcomes.items(), key=_order) if stage == "images"]
+    stills = [(o.shot, ctx.store.path_of(o.record)) for (stage, _), o in sorted(outcomes.items(), key=_order)
+              if stage == "images" and not o.refused]
     if not stills:
         return None
     key = digest([[n, outcomes[("images", n)].record["digest"]] for n, _ in stills])
@@ -45,7 +46,16 @@ def _artifact(ctx: RunContext, o: Outcome) -> dict[str, Any]:
         "backend": o.record.get("info", {}).get("backend"),
         "computed": o.computed,
         "wall_s": round(o.wall_s if o.computed else o.record.get("wall_s", 0.0), 3),
+        "spend_usd": o.record.get("info", {}).get("spend_usd", 0.0),
     }
+
+
+def _spend(ctx: RunContext) -> dict[str, Any]:
+    """What this run spent, in total, per stage and per shot (attempts that failed after paying included)."""
+    desk = ctx.desk
+    return {"total_usd": round(sum(s.usd for s in desk.spent), 6), "budget_usd": desk.budget_usd,
+            "by_stage": desk.spend_by("stage"), "by_shot": {str(k): v for k, v in desk.spend_by("shot").items()},
+            "calls": [vars(s) for s in desk.spent]}
 
 
 def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome], started: float) -> dict[str, Any]:
@@ -62,13 +72,16 @@ def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome],
         outputs["contact_sheet"] = str(sheet)
     shots = []
     for shot in ctx.shots():
-        arts = {stage: _artifact(ctx, o) for (stage, n), o in outcomes.items() if n == shot.shot}
-        voice = outcomes.get(("narration", shot.shot))
+        mine = {stage: o for (stage, n), o in outcomes.items() if n == shot.shot}
+        voice = mine.get("narration")
         shots.append({
             "shot": shot.shot, "speaker": shot.speaker,
-            "duration": voice.record["result"]["duration"] if voice else None,
-            "artifacts": arts,
+            "duration": voice.record["result"]["duration"] if voice and not voice.refused else None,
+            "artifacts": {stage: _artifact(ctx, o) for stage, o in mine.items() if not o.refused},
+            "refused": {stage: o.refused for stage, o in mine.items() if o.refused},
         })
+    refused = [{"shot": o.shot, "stage": o.stage, "reason": o.refused}
+               for o in sorted(outcomes.values(), key=lambda o: (o.shot or 0, o.stage)) if o.refused]
     computed = sum(o.computed for o in outcomes.values())
     stage_wall: dict[str, float] = {}
     for (stage, _), o in outcomes.items():
@@ -83,15 +96,18 @@ def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome],
         "stage_work_seconds": stage_wall,
         "outputs": outputs,
         "notes": list(ctx.notes),
+        "refused": refused,
+        "spend": {key: value for key, value in _spend(ctx).items() if key != "calls"},
     }
     manifest = {
         "summary": summary,
         "backends": {stage: backend.identity() for stage, backend in ctx.loaded.backends.items()},
         "shots": shots,
+        "spend": _spend(ctx),
         "stitch": _artifact(ctx, stitch) if stitch else None,
         "script": _artifact(ctx, outcomes[("script", None)]) if ("script", None) in outcomes else None,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     write_json_atomic(out / "manifest.json", manifest)
-    remember_keys(ctx, {key: o.key for key, o in outcomes.items()})
+    remember_keys(ctx, {key: o.key for key, o in outcomes.items() if not o.refused})
     return summary

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -17,20 +17,11 @@ from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_
 from pipeline.plan import Selection, make_selection, plan_to_run
 from pipeline.script_stage import ensure_screenplay
 from stages.contracts import Shot
-from stages.errors import AuthError, ContentRejected, InputError
+from stages.errors import ContentRejected
 
-NEVER_RETRY = (FilmError, InputError, ContentRejected, AuthError, KeyboardInterrupt)
-
-
-def _retryable(task, task_run, state) -> bool:
-    """Retry passing faults only; a bad input or a refusal fails the same way every time."""
-    try:
-        state.result()
-    except NEVER_RETRY:
-        return False
-    except Exception:
-        return True
-    return False
+# Transient faults are retried inside each task by the run's Desk (it honours a provider's Retry-After);
+# Prefect's own retries would re-run cached-input checks and ignore it.
+SHOT_TASK = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
 def _reported(outcome: Outcome) -> Outcome:
@@ -38,7 +29,18 @@ def _reported(outcome: Outcome) -> Outcome:
     return outcome
 
 
-SHOT_TASK = dict(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retryable)
+def _shot_job(ctx: RunContext, stage: str, number: int, make_job, force: bool, upstream: tuple[Outcome, ...] = ()) -> Outcome:
+    """Run one shot's job; a content refusal (here or upstream) becomes a refused outcome, not a failed run."""
+    refused = next((o for o in upstream if o.refused), None)
+    if refused is not None:
+        outcome = Outcome.refusal(stage, number, f"skipped: {refused.stage} was refused")
+    else:
+        try:
+            outcome = run_job(ctx, make_job(), force)
+        except ContentRejected as exc:
+            get_run_logger().warning("shot %02d %s refused: %s", number, stage, exc)
+            outcome = Outcome.refusal(stage, number, str(exc))
+    return _reported(outcome)
 
 
 @task(name="script", cache_policy=NO_CACHE, persist_result=False)
@@ -51,19 +53,20 @@ def script_task(ctx: RunContext, sel: Selection) -> Outcome | None:
 @task(name="images", task_run_name="images · shot {number:02d}", **SHOT_TASK)
 def images_task(ctx: RunContext, shot: Shot, number: int, force: bool) -> Outcome:
     """Draw one shot's still."""
-    return _reported(run_job(ctx, image_job(ctx, shot), force))
+    return _shot_job(ctx, "images", number, lambda: image_job(ctx, shot), force)
 
 
 @task(name="narration", task_run_name="narration · shot {number:02d}", **SHOT_TASK)
 def narration_task(ctx: RunContext, shot: Shot, number: int, force: bool) -> Outcome:
     """Speak one shot's narration."""
-    return _reported(run_job(ctx, narration_job(ctx, shot), force))
+    return _shot_job(ctx, "narration", number, lambda: narration_job(ctx, shot), force)
 
 
 @task(name="animation", task_run_name="animation · shot {number:02d}", **SHOT_TASK)
 def animation_task(ctx: RunContext, shot: Shot, number: int, image: Outcome, voice: Outcome, force: bool) -> Outcome:
     """Set one shot's still in motion for as long as its narration."""
-    return _reported(run_job(ctx, animation_job(ctx, shot, image.record, voice.record), force))
+    return _shot_job(ctx, "animation", number, lambda: animation_job(ctx, shot, image.record, voice.record), force,
+                     (image, voice))
 
 
 @task(name="stitch", task_run_name="stitch · film", **SHOT_TASK)
@@ -101,13 +104,16 @@ def run_stages(ctx: RunContext, sel: Selection) -> dict[tuple[str, int | None], 
             results[("animation", n)] = animation_task.submit(ctx, shot, n, *upstream, sel.forced("animation", n))
         elif status == "cached":
             results[("animation", n)] = _cached(plan, "animation", n)
+    outcomes = {key: value if isinstance(value, Outcome) else value.result() for key, value in results.items()}
     status = plan.status.get(("stitch", None))
     if status in ("run", "pending"):
-        parts = [(s, results[("animation", s.shot)], results[("narration", s.shot)]) for s in ctx.shots()]
-        results[("stitch", None)] = stitch_task.submit(ctx, parts, sel.forced("stitch", None))
+        parts = [(s, outcomes[("animation", s.shot)], outcomes[("narration", s.shot)]) for s in ctx.shots()]
+        parts = [part for part in parts if not (part[1].refused or part[2].refused)]
+        if parts:  # the film goes on without refused shots; the summary lists them
+            outcomes[("stitch", None)] = stitch_task(ctx, parts, sel.forced("stitch", None))
     elif status == "cached":
-        results[("stitch", None)] = _cached(plan, "stitch", None)
-    return {key: value if isinstance(value, Outcome) else value.result() for key, value in results.items()}
+        outcomes[("stitch", None)] = _cached(plan, "stitch", None)
+    return outcomes
 
 
 @flow(name="film", flow_run_name="{label}", persist_result=False, log_prints=False, validate_parameters=False)
@@ -118,11 +124,13 @@ def film_flow(
     force: list[str] | None = None,
     shots: str | None = None,
     until: str | None = None,
+    budget: float | None = None,
     label: str = "film",
 ) -> dict[str, Any]:
     """Make (or remake the stale parts of) a film; returns the run summary."""
     started = time.perf_counter()
-    ctx = open_context(Path(project), Path(out) if out else None)
+    ctx = open_context(Path(project), Path(out) if out else None, budget)
+    ctx.desk.on_retry = _log_retry
     sel = make_selection(only, force, shots, until)
     ctx.store.sweep_temporaries()
     script = script_task(ctx, sel)
@@ -133,8 +141,21 @@ def film_flow(
     return finish_run(ctx, outcomes, started)
 
 
-def run_flow(ctx: RunContext, sel_args: dict[str, Any], workers: int) -> dict[str, Any]:
-    """Run the flow in this process with ``workers`` concurrent shot tasks."""
-    runner = film_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+def _log_retry(stage: str, shot: int | None, attempt: int, delay: float, error: Exception) -> None:
+    where = f"{stage} · shot {shot:02d}" if shot is not None else stage
+    get_run_logger().warning("%s: attempt %d failed (%s); retrying in %.1f s", where, attempt, error, delay)
+
+
+def pool_size(ctx: RunContext) -> int:
+    """Threads for shot tasks: the local workers plus every cloud provider's concurrency limit."""
+    providers = {b.provider: ctx.desk.slots_of(b) for b in ctx.loaded.backends.values() if b.provider}
+    return min(64, ctx.project.workers + sum(providers.values()))
+
+
+def run_flow(ctx: RunContext, sel_args: dict[str, Any]) -> dict[str, Any]:
+    """Run the flow in this process; local work is bounded by the project's workers, cloud calls by
+    each provider's concurrency limit (the Desk's slots), so the pool holds enough threads for both."""
+    runner = film_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=pool_size(ctx)))
     label = f"{ctx.project.name} · {time.strftime('%m-%d %H:%M:%S')}"
-    return runner(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label, **sel_args)
+    return runner(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label, budget=ctx.desk.budget_usd,
+                  **sel_args)

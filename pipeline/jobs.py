@@ -34,6 +34,7 @@ class Job:
     key: str
     suffixes: dict[str, str]
     make: Callable[[dict[str, Path]], dict[str, Any]]
+    request: Any = None  # what the backend is asked (for cost estimates)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Outcome:
     record: dict[str, Any]
     computed: bool
     wall_s: float
+    refused: str | None = None  # why the provider refused this shot's content (or its upstream's); no record then
+
+    @classmethod
+    def refusal(cls, stage: str, shot: int | None, reason: str) -> "Outcome":
+        """A job whose content was refused: the rest of the film goes on without this shot."""
+        return cls(stage, shot, "", {}, computed=False, wall_s=0.0, refused=reason)
 
 
 def stage_key(ctx: RunContext, stage: str, inputs: dict[str, Any]) -> str:
@@ -68,21 +75,32 @@ def image_job(ctx: RunContext, shot: Shot) -> Job:
     )
     backend = ctx.loaded.backends["images"]
     key = stage_key(ctx, "images", request.model_dump(mode="json"))
-    return Job("images", shot.shot, key, {"main": ".png"}, lambda p: _result(backend.make_image(request, p["main"])))
+    return Job("images", shot.shot, key, {"main": ".png"}, lambda p: _result(backend.make_image(request, p["main"])),
+               request)
+
+
+def neighbours(ctx: RunContext, shot: Shot) -> tuple[str, str]:
+    """The narration of the shots just before and after ``shot`` ('' at the ends)."""
+    shots = ctx.shots()
+    i = next(i for i, s in enumerate(shots) if s.shot == shot.shot)
+    return (shots[i - 1].narration if i > 0 else "", shots[i + 1].narration if i + 1 < len(shots) else "")
 
 
 def narration_job(ctx: RunContext, shot: Shot) -> Job:
-    """The spoken narration of one shot."""
+    """The spoken narration of one shot (with its neighbours' text for backends whose prosody flows)."""
     voice = ctx.project.voice_for(shot.speaker)
-    request = NarrationRequest(text=shot.narration, speaker=shot.speaker, voice=voice)
+    backend = ctx.loaded.backends["narration"]
+    before, after = neighbours(ctx, shot) if backend.uses_neighbours else ("", "")
+    request = NarrationRequest(text=shot.narration, speaker=shot.speaker, voice=voice, previous_text=before,
+                               next_text=after)
     stamp = None
     voice_file = Path(voice.split("#", 1)[0]) if voice else None
     if voice_file and voice_file.is_file():
         stat = voice_file.stat()
         stamp = [stat.st_size, int(stat.st_mtime)]
-    backend = ctx.loaded.backends["narration"]
     key = stage_key(ctx, "narration", {"request": request.model_dump(mode="json"), "voice_file": stamp})
-    return Job("narration", shot.shot, key, {"main": ".wav"}, lambda p: _result(backend.narrate(request, p["main"])))
+    return Job("narration", shot.shot, key, {"main": ".wav"}, lambda p: _result(backend.narrate(request, p["main"])),
+               request)
 
 
 def clip_seconds(ctx: RunContext, narration_seconds: float) -> int:
@@ -94,18 +112,27 @@ def clip_seconds(ctx: RunContext, narration_seconds: float) -> int:
     return max(1, round(narration_seconds + ctx.project.finish.crossfade))
 
 
+def fresh_url(image: dict[str, Any], margin_s: float = 300.0) -> str | None:
+    """The provider-hosted copy of a still, while it has at least ``margin_s`` seconds to live."""
+    result = image.get("result", {})
+    expires = result.get("url_expires_at")
+    return result.get("url") if expires is not None and expires - margin_s > time.time() else None
+
+
 def animation_job(ctx: RunContext, shot: Shot, image: dict[str, Any], narration: dict[str, Any]) -> Job:
     """The moving clip of one shot, from its still, as long as its narration needs."""
     project = ctx.project
     seconds = clip_seconds(ctx, narration["result"]["duration"])
     request = AnimationRequest(
         image_path=ctx.store.path_of(image), duration=seconds, motion=shot.motion,
-        format=project.format.video(), seed=project.seed + shot.shot,
+        format=project.format.video(), seed=project.seed + shot.shot, description=shot.image_prompt,
+        image_url=fresh_url(image),
     )
-    inputs = request.model_dump(mode="json", exclude={"image_path"}) | {"image": image["digest"]}
+    inputs = request.model_dump(mode="json", exclude={"image_path", "image_url"}) | {"image": image["digest"]}
     backend = ctx.loaded.backends["animation"]
     key = stage_key(ctx, "animation", inputs)
-    return Job("animation", shot.shot, key, {"main": ".mp4"}, lambda p: _result(backend.animate(request, p["main"])))
+    return Job("animation", shot.shot, key, {"main": ".mp4"}, lambda p: _result(backend.animate(request, p["main"])),
+               request)
 
 
 def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str, Any]]]) -> Job:
@@ -132,7 +159,8 @@ def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str
     }
     backend = ctx.loaded.backends["stitch"]
     key = stage_key(ctx, "stitch", inputs)
-    return Job("stitch", None, key, {"main": ".mp4", "srt": ".srt"}, lambda p: _result(backend.stitch(request, p["main"], p["srt"])))
+    return Job("stitch", None, key, {"main": ".mp4", "srt": ".srt"},
+               lambda p: _result(backend.stitch(request, p["main"], p["srt"])), request)
 
 
 def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
@@ -142,6 +170,17 @@ def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
     if record is not None:
         return Outcome(job.stage, job.shot, job.key, record, computed=False, wall_s=0.0)
     started = time.perf_counter()
-    info = {"shot": job.shot, "backend": ctx.loaded.backends[job.stage].name}
-    record = store.produce(job.stage, job.key, job.suffixes, job.make, info=info)
+    backend = ctx.loaded.backends[job.stage]
+    info: dict[str, Any] = {"shot": job.shot, "backend": backend.name}
+    journal = store.root / job.stage / f"{job.key}.journal.json"
+    booked = len(ctx.desk.spent)
+
+    def make(paths: dict[str, Path]) -> dict[str, Any]:
+        result = ctx.desk.attempt(job.stage, job.shot, backend, journal, lambda: job.make(paths))
+        spent = [s for s in ctx.desk.spent[booked:] if (s.stage, s.shot) == (job.stage, job.shot)]
+        info["spend_usd"] = round(sum(s.usd for s in spent), 6)
+        return result
+
+    record = store.produce(job.stage, job.key, job.suffixes, make, info=info)
+    journal.unlink(missing_ok=True)  # the result is stored: nothing left to collect
     return Outcome(job.stage, job.shot, job.key, record, computed=True, wall_s=time.perf_counter() - started)

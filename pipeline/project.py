@@ -99,6 +99,14 @@ class FinishConfig(Frozen):
     _paths = field_validator("music")(_resolve)
 
 
+class RetryConfig(Frozen):
+    """How transient provider faults (429, 5xx, timeouts) are retried; a Retry-After is honoured."""
+
+    attempts: int = Field(default=4, ge=1, le=20)
+    backoff_s: float = Field(default=2.0, ge=0)
+    max_backoff_s: float = Field(default=60.0, ge=0)
+
+
 class Project(Frozen):
     """A film project as written in its YAML file."""
 
@@ -113,6 +121,25 @@ class Project(Frozen):
     stages: StagesConfig = StagesConfig()
     finish: FinishConfig = FinishConfig()
     workers: int = Field(default=2, ge=1, le=32)
+    concurrency: dict[str, int] = Field(default_factory=dict)  # provider -> calls in flight (e.g. luma: 4)
+    retries: RetryConfig = RetryConfig()
+    prices: dict[str, float] = Field(default_factory=dict)  # "provider/item" -> USD per unit, over the defaults
+
+    @field_validator("concurrency")
+    @classmethod
+    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(name for name, limit in value.items() if limit < 1 or limit > 64)
+        if bad:
+            raise ValueError(f"limits must be between 1 and 64 (check {', '.join(bad)})")
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _known_price_shape(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(item for item, price in value.items() if "/" not in item or price < 0)
+        if bad:
+            raise ValueError(f"price items are 'provider/item': non-negative USD per unit (check {', '.join(bad)})")
+        return value
 
     @model_validator(mode="after")
     def _unique_characters(self) -> "Project":

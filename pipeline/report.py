@@ -62,8 +62,18 @@ def print_summary(summary: dict[str, Any]) -> None:
         console.print(f"stage work: {busy}")
     for name, path in summary["outputs"].items():
         console.print(f"  {name:<14} {path}")
+    spend = summary.get("spend") or {}
+    if spend.get("total_usd"):
+        by_stage = ", ".join(f"{k} ${v:.4f}" for k, v in spend["by_stage"].items())
+        budget = f" of a ${spend['budget_usd']:.2f} budget" if spend.get("budget_usd") is not None else ""
+        console.print(f"spent: ${spend['total_usd']:.4f}{budget} ({by_stage}); per shot in manifest.json")
     for note in summary.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
+    for refusal in summary.get("refused", []):
+        console.print(f"[bold red]refused:[/] shot {refusal['shot']:02d} {refusal['stage']}: {_plain(refusal['reason'])}")
+    if summary.get("refused"):
+        console.print("[bold]fix:[/] reword those shots' prompts or narration in screenplay.yaml and run again; "
+                      "the film above was made without them")
 
 
 def print_status(film: dict[str, str], rows: list[tuple[str, dict[str, str]]]) -> None:
@@ -92,3 +102,24 @@ def print_backends(rows: list[tuple[str, str, str, list[str]]]) -> None:
     for stage, name, target, problems in rows:
         table.add_row(stage, name, target, "[green]yes[/]" if not problems else f"[red]no[/]: {'; '.join(problems)}")
     Console().print(table)
+
+
+def _plain(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def print_estimate(estimate: dict[str, Any], budget: float | None) -> None:
+    """The expected cost of a run, per stage, against the budget if one was given."""
+    console.print(f"estimate for '{estimate['project']}': {estimate['shots']} shots ({estimate['source']})")
+    if not estimate["lines"]:
+        console.print("nothing to pay for: the work to do runs on free backends or is cached")
+    for stage, usd in estimate["by_stage"].items():
+        paid = [line for line in estimate["lines"] if line["stage"] == stage]
+        units = ", ".join(f"{sum(l['units'] for l in paid if l['item'] == item):g} × {item}"
+                          for item in dict.fromkeys(l["item"] for l in paid))
+        console.print(f"  {stage:<10} ${usd:>9.4f}  ({units})")
+    console.print(f"[bold]total ${estimate['total_usd']:.4f}[/]" +
+                  (f" against a budget of ${budget:.2f}" + (" [red](over)[/]" if estimate["total_usd"] > budget else "")
+                   if budget is not None else ""))

@@ -26,7 +26,7 @@ def script_job(ctx: RunContext) -> Job:
         paths["main"].write_text(screenplay_file.dump(screenplay), encoding="utf-8")
         return {"scenes": len(screenplay.scenes), "shots": len(screenplay.shots())}
 
-    return Job("script", None, stage_key(ctx, "script", inputs), {"main": ".yaml"}, make)
+    return Job("script", None, stage_key(ctx, "script", inputs), {"main": ".yaml"}, make, request)
 
 
 def script_state(ctx: RunContext, job: Job) -> str:
