@@ -37,7 +37,7 @@ def _animation_request(ctx: RunContext, shot, plan) -> AnimationRequest:
     voice = plan.records.get(("narration", shot.shot))
     seconds = voice["result"]["duration"] if voice else len(shot.narration.split()) / WORDS_PER_SECOND
     project = ctx.project
-    return AnimationRequest(image_path=Path("still.png"), duration=clip_seconds(ctx, seconds), motion=shot.motion,
+    return AnimationRequest(number=shot.shot, image_path=Path("still.png"), duration=clip_seconds(ctx, seconds), motion=shot.motion,
                             format=project.format.video(), seed=project.seed + shot.shot,
                             description=shot.image_prompt)
 

@@ -124,7 +124,7 @@ def animation_job(ctx: RunContext, shot: Shot, image: dict[str, Any], narration:
     project = ctx.project
     seconds = clip_seconds(ctx, narration["result"]["duration"])
     request = AnimationRequest(
-        image_path=ctx.store.path_of(image), duration=seconds, motion=shot.motion,
+        number=shot.shot, image_path=ctx.store.path_of(image), duration=seconds, motion=shot.motion,
         format=project.format.video(), seed=project.seed + shot.shot, description=shot.image_prompt,
         image_url=fresh_url(image),
     )

@@ -75,6 +75,16 @@ class Call:
     def remember(self, name: str, value: Any) -> None:
         """Keep ``value`` under ``name`` for later attempts, on disk at once (atomically) when journaled."""
         self._notes[name] = value
+        self.remember_all()
+
+    def forget(self, name: str) -> None:
+        """Drop what was remembered under ``name`` (a job that failed, a URL that expired)."""
+        if name in self._notes:
+            del self._notes[name]
+            self.remember_all()
+
+    def remember_all(self) -> None:
+        """Write the journal as it stands (atomically), when there is one."""
         if self.journal is not None:
             self.journal.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.journal.parent)
@@ -112,12 +122,10 @@ _CURRENT: contextvars.ContextVar[Call | None] = contextvars.ContextVar("film_cal
 
 
 def current() -> Call:
-    """The call the running job was lent (a fresh unjournaled one outside the pipeline)."""
+    """The call the running job was lent; outside the pipeline a fresh unjournaled one each time, so
+    nothing one request remembers leaks into another."""
     call = _CURRENT.get()
-    if call is None:
-        call = Call()
-        _CURRENT.set(call)
-    return call
+    return call if call is not None else Call()
 
 
 @contextlib.contextmanager

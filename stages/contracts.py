@@ -176,6 +176,7 @@ class Narrator(Protocol):
 class AnimationRequest(Frozen):
     """A still to set in motion for at least ``duration`` seconds."""
 
+    number: int = 0  # the shot number (for messages)
     image_path: Path
     duration: float = Field(gt=0)
     motion: str = "slow push in"

@@ -16,6 +16,9 @@ PRICES: dict[str, float] = {
     "ideogram/V_3:TURBO": 0.03,
     "ideogram/V_3:DEFAULT": 0.06,
     "ideogram/V_3:QUALITY": 0.09,
+    "ideogram/V_3_CHARACTER:TURBO": 0.10,  # with a character reference image
+    "ideogram/V_3_CHARACTER:DEFAULT": 0.15,
+    "ideogram/V_3_CHARACTER:QUALITY": 0.20,
     # Luma Dream Machine, per second of video
     "luma/ray-2:second": 0.14,
     "luma/ray-flash-2:second": 0.05,

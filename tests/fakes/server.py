@@ -104,6 +104,8 @@ def make_app(state: FakeState, providers: dict[str, Callable[[FastAPI, FakeState
 
     @app.get("/files/{name}")
     async def files(name: str) -> Response:
+        if name not in state.files:
+            return Response("Not Found", 404)
         data, content_type = state.files[name]
         if name in state.truncated:
             state.truncated.discard(name)
