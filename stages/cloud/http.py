@@ -61,10 +61,14 @@ def from_status(provider: str, status: int, detail: str, headers: Mapping[str, s
     detail = redact(detail, (os.environ.get(key_env, ""),))
     said = f"{provider} answered {status} to the {what}: {detail}"
     lowered = detail.lower()
+    if 200 <= status < 300:  # an SDK could not read a successful answer
+        return TransientError(f"{provider} sent an unreadable answer to the {what}: {detail}",
+                              hint="a garbled answer; rerun later if retries ran out")
+    out_of_credit = "quota" in lowered or "credit" in lowered
+    if status == 402 or (status in (401, 403, 429) and out_of_credit):
+        return AuthError(said, hint=f"the {provider} account is out of credit or quota: top it up, then rerun")
     if status in (401, 403):
         return AuthError(said, hint=f"check the key in {key_env} and the account's access to this model")
-    if status == 402 or (status == 429 and "quota" in lowered):
-        return AuthError(said, hint=f"the {provider} account is out of credit or quota: top it up, then rerun")
     if status in (400, 422, 451) and any(word in lowered for word in REJECTION_WORDS):
         return ContentRejected(said, hint="reword this shot's prompt in screenplay.yaml, then rerun")
     if status in TRANSIENT_STATUSES or status >= 500:
