@@ -206,13 +206,14 @@ def _resolve_voice_paths(project: Project, base: Path) -> Project:
 
 
 def check_backends_can_run(loaded: LoadedProject, stages: tuple[str, ...] = STAGES) -> None:
-    """Fail before any work when a chosen backend lacks a package, a key or a GPU."""
+    """Fail before any work when a chosen backend lacks a package, a key or a GPU (all of them named at once)."""
+    found = []
     for stage in stages:
         backend = loaded.backends[stage]
         problems = backend.problems()
         if problems:
             where = loaded.document.where(("stages", stage, "backend"))
-            raise UserError(
-                f"{where}: stages.{stage}.backend: '{backend.name}' cannot run here: {'; '.join(problems)}",
-                "set the missing key in your environment, install the missing package, or pick another backend",
-            )
+            found.append(f"{where}: stages.{stage}.backend: '{backend.name}' cannot run here: {'; '.join(problems)}")
+    if found:
+        raise UserError("\n".join(found), "set the missing keys in your environment, install the missing packages "
+                        "(pip install -e \".[cloud]\" for the cloud backends), or pick other backends")

@@ -13,12 +13,24 @@ from stages.backend import Backend
 STAGES = ("script", "images", "animation", "narration", "stitch")
 
 BUILTIN: dict[str, dict[str, str]] = {
-    "script": {"rules": "stages.script.rules:RulesScriptWriter"},
-    "images": {"storyboard": "stages.images.storyboard:StoryboardImages"},
-    "animation": {"kenburns": "stages.animation.kenburns:KenBurnsAnimator"},
+    "script": {
+        "rules": "stages.script.rules:RulesScriptWriter",
+        "anthropic": "stages.script.anthropic:AnthropicScriptWriter",
+    },
+    "images": {
+        "storyboard": "stages.images.storyboard:StoryboardImages",
+        "ideogram": "stages.images.ideogram:IdeogramImages",
+        "fal": "stages.images.fal:FalImages",
+    },
+    "animation": {
+        "kenburns": "stages.animation.kenburns:KenBurnsAnimator",
+        "luma": "stages.animation.luma:LumaAnimator",
+        "fal": "stages.animation.fal:FalAnimator",
+    },
     "narration": {
         "piper": "stages.narration.piper:PiperNarrator",
         "espeak": "stages.narration.espeak:EspeakNarrator",
+        "elevenlabs": "stages.narration.elevenlabs:ElevenLabsNarrator",
     },
     "stitch": {"moviepy": "stages.stitch.moviepy_stitch:MoviepyStitcher"},
 }
