@@ -45,7 +45,7 @@ def test_wrong_type(cli, tmp_path):
 def test_unknown_backend_lists_known_ones(cli, tmp_path):
     path = write_project(tmp_path, extra="stages:\n  images: {backend: picasso}\n")
     code, out = cli("check", path)
-    assert_user_error(code, out, "stages.images.backend", "picasso", "known: storyboard")
+    assert_user_error(code, out, "stages.images.backend", "picasso", "known: fal, ideogram, storyboard")
 
 
 def test_unknown_backend_option(cli, tmp_path):
