@@ -9,6 +9,7 @@ from pipeline.context import RunContext
 from pipeline.jobs import Outcome
 from pipeline.plan import remember_keys
 from pipeline.store import digest, publish, write_json_atomic
+from stages.registry import STAGES
 
 
 def _publish_if_changed(source: Path, target: Path) -> None:
@@ -81,7 +82,7 @@ def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome],
             "refused": {stage: o.refused for stage, o in mine.items() if o.refused},
         })
     refused = [{"shot": o.shot, "stage": o.stage, "reason": o.refused}
-               for o in sorted(outcomes.values(), key=lambda o: (o.shot or 0, o.stage)) if o.refused]
+               for o in sorted(outcomes.values(), key=lambda o: (o.shot or 0, STAGES.index(o.stage))) if o.refused]
     computed = sum(o.computed for o in outcomes.values())
     stage_wall: dict[str, float] = {}
     for (stage, _), o in outcomes.items():

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.live, pytest.mark.skipif(not LIVE, reason="live: set F
 
 TINY = """\
 stages:
-  script: {backend: anthropic, options: {model: claude-sonnet-4-5, max_tokens: 2000}}
+  script: {backend: anthropic, options: {model: claude-sonnet-4-6, max_tokens: 2000}}
   images: {backend: ideogram, options: {rendering_speed: TURBO}}
   animation: {backend: luma, options: {model: ray-flash-2, resolution: 540p}}
   narration: {backend: elevenlabs, options: {model_id: eleven_flash_v2_5}}

@@ -12,9 +12,11 @@ from stages.errors import AuthError, ContentRejected, StageError, TransientError
 REJECTION_WORDS = ("safety", "moderation", "content policy", "nsfw", "inappropriate", "flagged", "prohibited",
                    "not allowed", "violat")
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-# Exception class names (anywhere in the MRO) of timeouts and broken connections in httpx, requests and SDKs.
+# Exception class names (anywhere in the MRO) of timeouts, broken connections and garbled answers in httpx,
+# requests and the SDKs.
 TRANSIENT_EXCEPTIONS = ("Timeout", "ConnectError", "ConnectionError", "TransportError", "ProtocolError",
-                        "ChunkedEncodingError", "APIConnectionError", "ReadError", "RemoteDisconnected")
+                        "ChunkedEncodingError", "APIConnectionError", "ReadError", "RemoteDisconnected",
+                        "JSONDecodeError", "APIResponseValidationError")
 DETAIL_CHARS = 300
 
 

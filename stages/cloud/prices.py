@@ -8,6 +8,8 @@ from __future__ import annotations
 
 PRICES: dict[str, float] = {
     # Anthropic, per token (USD 3 / 15 per million input / output tokens for Sonnet)
+    "anthropic/claude-sonnet-4-6:input_token": 3e-6,
+    "anthropic/claude-sonnet-4-6:output_token": 15e-6,
     "anthropic/claude-sonnet-4-5:input_token": 3e-6,
     "anthropic/claude-sonnet-4-5:output_token": 15e-6,
     "anthropic/claude-haiku-4-5:input_token": 1e-6,
