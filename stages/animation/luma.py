@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stages import calls
-from stages.cloud.base import CloudBackend, CloudOptions
+from stages.cloud.base import CloudBackend, CloudOptions, shot_label
 from stages.cloud.download import fetch, video_fitted
 from stages.cloud.http import REJECTION_WORDS, redact
 from stages.contracts import AnimationRequest, AnimationResult, VideoFormat
@@ -21,7 +21,6 @@ from stages.errors import ContentRejected, InputError, StageError, TransientErro
 DURATIONS = (5, 9)  # seconds Ray 2 generates, as "5s" / "9s"
 ASPECTS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
 PROMPT_CHARS = 5000  # Luma's documented prompt limit
-WHAT_CHARS = 60  # of the prompt, to name the shot in messages
 # Luma's failure reasons for refused content ("Contains blacklisted words", "Frame moderation failed", ...).
 MODERATION_WORDS = (*REJECTION_WORDS, "blacklist")
 WORKING = ("queued", "dreaming")
@@ -79,8 +78,7 @@ class LumaAnimator(CloudBackend):
         from lumaai import LumaAI
 
         prompt = luma_prompt(request)
-        said = " ".join(prompt.split())
-        what = f'shot {request.number} clip "{said if len(said) <= WHAT_CHARS else said[:WHAT_CHARS - 1] + "…"}"'
+        what = shot_label(request.number, "clip", prompt)
         client = LumaAI(auth_token=self.key(), base_url=self.endpoint(), max_retries=0,
                         timeout=self.options.timeout_s)
         call = calls.current()

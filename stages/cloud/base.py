@@ -14,6 +14,13 @@ from stages.contracts import Frozen
 from stages.errors import StageError, TransientError
 
 T = TypeVar("T")
+LABEL_CHARS = 60  # of a prompt, to name a shot's request in messages
+
+
+def shot_label(number: int, kind: str, prompt: str) -> str:
+    """How messages name one shot's request, e.g. 'shot 4 clip "slow push in, the hall…"'."""
+    said = " ".join(prompt.split())
+    return f'shot {number} {kind} "{said if len(said) <= LABEL_CHARS else said[:LABEL_CHARS - 1] + "…"}"'
 
 
 class CloudOptions(Frozen):

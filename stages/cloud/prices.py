@@ -31,6 +31,6 @@ PRICES: dict[str, float] = {
     # fal.ai hosted models
     "fal/fal-ai/flux/schnell:image": 0.003,
     "fal/fal-ai/flux/dev:image": 0.025,
-    "fal/fal-ai/kling-video/v2.1/standard/image-to-video:second": 0.05,
+    "fal/fal-ai/kling-video/v2.1/standard/image-to-video:second": 0.056,
     "fal/fal-ai/ltx-video/image-to-video:second": 0.004,
 }

@@ -44,6 +44,7 @@ class FakeState:
     truncated: set[str] = field(default_factory=set)  # file names served cut short once
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)  # provider -> seconds added to each of its answers
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, provider: str, path: str, kinds: tuple[str, ...] | None = None) -> Fault | None:
@@ -97,6 +98,8 @@ def make_app(state: FakeState, providers: dict[str, Callable[[FastAPI, FakeState
         provider = next((name for name, prefix in prefixes.items() if path.startswith(prefix + "/")), None)
         if provider is not None:
             state.requests.append((provider, request.method, path))
+            if state.latency.get(provider):
+                await asyncio.sleep(state.latency[provider])
             faulted = await generic_fault(state, provider, path)
             if faulted is not None:
                 return faulted
