@@ -11,7 +11,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline import progress
 from pipeline.context import RunContext, open_context
-from pipeline.errors import FilmError
 from pipeline.finish import finish_run
 from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
 from pipeline.plan import Selection, make_selection, plan_to_run

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stages.cloud.base import CloudOptions, shot_label
-from stages.cloud.download import fetch, video_fitted
 from stages.cloud.fal import FalBackend, upload
 from stages.contracts import AnimationRequest, AnimationResult
 from stages.errors import StageError
@@ -85,11 +84,4 @@ class FalAnimator(FalBackend):
             url = result["video"]["url"]
         if not isinstance(url, str) or not url:
             raise StageError(f"fal answered the {what} without a video URL")
-        raw = out_path.with_name(f".{out_path.stem}.fal-download.mp4")
-        try:
-            with self.talking(what):
-                fetch(url, raw, self.provider, what, timeout=self.options.timeout_s)
-            duration = video_fitted(raw, out_path, request.format, self.provider, what)
-        finally:
-            raw.unlink(missing_ok=True)
-        return AnimationResult(path=out_path, duration=duration)
+        return AnimationResult(path=out_path, duration=self.collect_clip(url, out_path, request.format, what))

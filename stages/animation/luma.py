@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions, shot_label
-from stages.cloud.download import fetch, video_fitted
 from stages.cloud.http import REJECTION_WORDS, redact
 from stages.contracts import AnimationRequest, AnimationResult, VideoFormat
 from stages.errors import ContentRejected, InputError, StageError, TransientError
@@ -85,14 +84,7 @@ class LumaAnimator(CloudBackend):
         with client:
             job_id = call.recall("job_id") or self._create(client, call, request, prompt, what)
             video_url = self.poll(lambda: self._check(client, call, job_id, what), what)
-        raw = out_path.with_name(f".{out_path.stem}.luma-download.mp4")
-        try:
-            with self.talking(what):
-                fetch(video_url, raw, self.provider, what, timeout=self.options.timeout_s)
-            duration = video_fitted(raw, out_path, request.format, self.provider, what)
-        finally:
-            raw.unlink(missing_ok=True)
-        return AnimationResult(path=out_path, duration=duration)
+        return AnimationResult(path=out_path, duration=self.collect_clip(video_url, out_path, request.format, what))
 
     def _still_url(self, request: AnimationRequest) -> str:
         """A URL Luma can fetch the still from."""

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, TypeVar
 
 from pydantic import Field
 
 from stages import calls
 from stages.backend import Backend
+from stages.cloud.download import fetch, image_fitted, video_fitted
 from stages.cloud.http import api_key, base_url, from_exception
 from stages.contracts import Frozen
 from stages.errors import StageError, TransientError
@@ -65,6 +67,23 @@ class CloudBackend(Backend):
         """Make one paid ``request``: priced and budget-checked before, recorded after, errors translated."""
         with calls.current().paying(f"{self.provider}/{item}", units, what), self.talking(what):
             return request()
+
+    def collect_still(self, url: str, out_path: Path, size: tuple[int, int], what: str) -> None:
+        """Download a hosted still at once and save it as a PNG of ``size`` at ``out_path``."""
+        self._download_then(url, out_path, what, lambda raw: image_fitted(raw, out_path, size, self.provider, what))
+
+    def collect_clip(self, url: str, out_path: Path, fmt: Any, what: str) -> float:
+        """Download a hosted clip at once and re-encode it at the film's size and rate; returns its seconds."""
+        return self._download_then(url, out_path, what, lambda raw: video_fitted(raw, out_path, fmt, self.provider, what))
+
+    def _download_then(self, url: str, out_path: Path, what: str, fit: Callable[[Path], T]) -> T:
+        raw = out_path.with_name(f".{out_path.stem}.{self.provider}-download")
+        try:
+            with self.talking(what):
+                fetch(url, raw, self.provider, what, timeout=self.options.timeout_s)
+            return fit(raw)
+        finally:
+            raw.unlink(missing_ok=True)
 
     def poll(self, check: Callable[[], tuple[bool, Any]], what: str) -> Any:
         """Call ``check`` until it says done, waiting longer each time; past the deadline a TransientError

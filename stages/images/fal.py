@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field
 
 from stages.cloud.base import CloudBackend, CloudOptions
-from stages.cloud.download import fetch, image_fitted
 from stages.cloud.fal import FalBackend, rejected
 from stages.contracts import ImageRequest, ImageResult
 from stages.errors import StageError
@@ -73,11 +72,5 @@ class FalImages(FalBackend):
             raise rejected(what, request.prompt, "the safety checker flagged the image as NSFW")
         if not isinstance(url, str) or not url:
             raise StageError(f"fal answered the {what} without an image URL")
-        raw = out_path.with_name(f".{out_path.stem}.fal-download")
-        try:
-            with self.talking(what):
-                fetch(url, raw, self.provider, what, timeout=self.options.timeout_s)
-            image_fitted(raw, out_path, (request.width, request.height), self.provider, what)
-        finally:
-            raw.unlink(missing_ok=True)
+        self.collect_still(url, out_path, (request.width, request.height), what)
         return ImageResult(path=out_path, url=url, url_expires_at=time.time() + self.options.url_lifetime_s)

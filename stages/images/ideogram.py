@@ -15,7 +15,7 @@ from pydantic import Field
 
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions
-from stages.cloud.download import fetch, image_fitted, still_as_upload
+from stages.cloud.download import still_as_upload
 from stages.contracts import ImageRequest, ImageResult, ProjectPath
 from stages.errors import ContentRejected, InputError, StageError, TransientError
 
@@ -151,10 +151,5 @@ class IdeogramImages(CloudBackend):
     def _collect(self, url: str, made_at: float, request: ImageRequest, out_path: Path,
                  what: str) -> ImageResult:
         """Download the hosted still and fit it to the requested size as PNG at ``out_path``."""
-        raw = out_path.with_name(out_path.name + ".download")
-        try:
-            fetch(url, raw, self.provider, what, timeout=self.options.timeout_s)
-            image_fitted(raw, out_path, (request.width, request.height), self.provider, what)
-        finally:
-            raw.unlink(missing_ok=True)
+        self.collect_still(url, out_path, (request.width, request.height), what)
         return ImageResult(path=out_path, url=url, url_expires_at=made_at + self.options.url_lifetime_s)

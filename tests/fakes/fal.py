@@ -16,43 +16,21 @@ from __future__ import annotations
 
 import io
 import uuid
-from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from tests.fakes.server import FakeState
+from tests.fakes.server import FakeState, clip_bytes
 
 PREFIX = "/fal"
 IMAGE_MODELS = ("fal-ai/flux/schnell", "fal-ai/flux/dev")
 VIDEO_MODELS = {"fal-ai/kling-video/v2.1/standard/image-to-video": ("5", "10"),
                 "fal-ai/ltx-video/image-to-video": None}  # model -> durations it takes (None: no duration field)
-VIDEO_SIZE, VIDEO_FPS = (64, 36), 24
 POLICY = "The content could not be processed because it contained material flagged by a content checker."
 
 
-@lru_cache(maxsize=4)
-def clip_bytes(seconds: int) -> bytes:
-    """A tiny real H.264 MP4 of ``seconds`` seconds: a bar sweeping over a gradient."""
-    import tempfile
-    from pathlib import Path
-
-    import numpy as np
-
-    from stages.media import FrameWriter, x264_args
-
-    w, h = VIDEO_SIZE
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "clip.mp4"
-        with FrameWriter(path, VIDEO_SIZE, VIDEO_FPS, x264_args("ultrafast", 30)) as writer:
-            for i in range(seconds * VIDEO_FPS):
-                frame = np.zeros((h, w, 3), np.uint8)
-                frame[..., 1] = np.linspace(30, 220, w, dtype=np.uint8)
-                frame[:, (i * 2) % w, :] = 255
-                writer.write(frame)
-        return path.read_bytes()
 
 
 def png_bytes(width: int, height: int, black: bool = False) -> bytes:

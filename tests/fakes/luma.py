@@ -12,39 +12,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tests.fakes.server import FakeState
+from tests.fakes.server import FakeState, clip_bytes
 
 PREFIX = "/luma/dream-machine/v1"
-SIZE, FPS = (64, 36), 24
 MODELS = ("ray-2", "ray-flash-2")
 
 
-@lru_cache(maxsize=4)
-def clip_bytes(seconds: int) -> bytes:
-    """A tiny real H.264 MP4 of ``seconds`` seconds: a bar sweeping over a gradient."""
-    import tempfile
-    from pathlib import Path
-
-    import numpy as np
-
-    from stages.media import FrameWriter, x264_args
-
-    w, h = SIZE
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "clip.mp4"
-        with FrameWriter(path, SIZE, FPS, x264_args("ultrafast", 30)) as writer:
-            for i in range(seconds * FPS):
-                frame = np.zeros((h, w, 3), np.uint8)
-                frame[..., 2] = np.linspace(40, 200, w, dtype=np.uint8)
-                frame[:, (i * 2) % w, :] = 255
-                writer.write(frame)
-        return path.read_bytes()
 
 
 def _error(status: int, detail: str) -> JSONResponse:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -68,6 +69,29 @@ class FakeState:
 
 
 GENERIC = ("429", "500", "slow", "malformed")
+CLIP_SIZE, CLIP_FPS = (64, 36), 24
+
+
+@lru_cache(maxsize=8)
+def clip_bytes(seconds: int) -> bytes:
+    """A tiny real H.264 MP4 of ``seconds`` seconds (CLIP_SIZE at CLIP_FPS): a bar sweeping over a gradient."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from stages.media import FrameWriter, x264_args
+
+    w, h = CLIP_SIZE
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        with FrameWriter(path, CLIP_SIZE, CLIP_FPS, x264_args("ultrafast", 30)) as writer:
+            for i in range(seconds * CLIP_FPS):
+                frame = np.zeros((h, w, 3), np.uint8)
+                frame[..., 2] = np.linspace(40, 200, w, dtype=np.uint8)
+                frame[:, (i * 2) % w, :] = 255
+                writer.write(frame)
+        return path.read_bytes()
 
 
 async def generic_fault(state: FakeState, provider: str, path: str) -> Response | None:
