@@ -7,12 +7,13 @@ problems, bad input and the budget are never retried.
 """
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from stages import calls
 from stages.backend import Backend
@@ -49,6 +50,7 @@ class Desk:
     def __post_init__(self) -> None:
         self.till = calls.Till(self.budget_usd)
         self.spent: list[Spend] = []
+        self.busy: dict[tuple[str, int | None], float] = {}  # seconds each job held its slot (not waiting for one)
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
 
@@ -77,7 +79,7 @@ class Desk:
         for attempt in range(1, self.attempts + 1):
             call = calls.Call(journal=journal, till=self.till, prices=self.prices)
             try:
-                with self._slot(backend), calls.using(call):
+                with self._slot(backend), calls.using(call), self._timed(stage, shot):
                     return work()
             except TransientError as error:
                 if attempt == self.attempts:
@@ -89,6 +91,15 @@ class Desk:
             finally:
                 self._book(stage, shot, call)
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _timed(self, stage: str, shot: int | None) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.busy[(stage, shot)] = self.busy.get((stage, shot), 0.0) + time.perf_counter() - started
 
     def _book(self, stage: str, shot: int | None, call: calls.Call) -> None:
         with self._lock:

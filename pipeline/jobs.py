@@ -179,6 +179,7 @@ def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
         result = ctx.desk.attempt(job.stage, job.shot, backend, journal, lambda: job.make(paths))
         spent = [s for s in ctx.desk.spent[booked:] if (s.stage, s.shot) == (job.stage, job.shot)]
         info["spend_usd"] = round(sum(s.usd for s in spent), 6)
+        info["busy_s"] = round(ctx.desk.busy.get((job.stage, job.shot), 0.0), 3)  # wall_s less waiting for a slot
         return result
 
     record = store.produce(job.stage, job.key, job.suffixes, make, info=info)
