@@ -106,3 +106,27 @@ def test_estimate_calls_nobody_and_a_budget_stops_before_paying(cli, server, clo
     assert code == 2, out
     assert "budget" in out
     assert sum(server.state.paid.values()) == 0
+
+
+@pytest.mark.slow
+def test_the_pride_cloud_project_makes_the_chapter_against_the_fakes(cli, server, tmp_path):
+    """projects/pride-cloud.yaml as shipped (only the frame made small and Luma polled faster), the whole
+    chapter, one command."""
+    import yaml
+
+    shipped = Path(__file__).resolve().parents[1] / "projects" / "pride-cloud.yaml"
+    data = yaml.safe_load(shipped.read_text())
+    data["source"]["path"] = str((shipped.parent / data["source"]["path"]).resolve())
+    data["finish"]["music"] = str((shipped.parent / data["finish"]["music"]).resolve())
+    data["format"] = {"width": 320, "height": 180, "fps": 12, "aspect": "16:9"}
+    data["stages"]["animation"]["options"]["poll_interval_s"] = 0.05
+    project = tmp_path / "pride-cloud.yaml"
+    project.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    out = tmp_path / "out"
+    code, text = cli("make", project, "--out", out)
+    assert code == 0, text
+    shots = json.loads((out / "manifest.json").read_text())["shots"]
+    assert len(shots) > 20
+    assert server.state.paid == {"anthropic": 1, "ideogram": len(shots), "luma": len(shots),
+                                 "elevenlabs": len(shots)}
+    assert "Video: h264" in stream_info(out / "film.mp4")
