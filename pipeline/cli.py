@@ -62,6 +62,7 @@ def make(
     until: Optional[str] = typer.Option(None, "--until", help="stop after this stage (e.g. images for a storyboard)"),
     budget: Optional[float] = typer.Option(None, "--budget", min=0, help="refuse any paid call that would take this run past USD"),
     estimate: bool = typer.Option(False, "--estimate", help="print the expected cost of the work to do, then stop"),
+    runner: Optional[str] = typer.Option(None, "--runner", help="threads or dask (default: the project's runner)"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Make the film, computing only what is not cached yet."""
@@ -76,19 +77,21 @@ def make(
         return
 
     with reported_errors(debug):
-        summary = _make(project, out, only, force, shots, until, budget)
+        summary = _make(project, out, only, force, shots, until, budget, runner)
         print_summary(summary)
     if summary.get("refused"):
         raise typer.Exit(2)
 
 
-def _make(project, out, only, force, shots, until, budget) -> dict:
+def _make(project, out, only, force, shots, until, budget, runner) -> dict:
     from pipeline.context import open_context
     from pipeline.finish import finish_run
     from pipeline.plan import make_selection
     from pipeline.project import check_backends_can_run
 
     started = time.perf_counter()
+    if runner not in (None, "threads", "dask"):
+        raise UserError(f"--runner {runner}: unknown task runner", "use --runner threads or --runner dask")
     ctx = open_context(project, out, budget)
     sel = make_selection(only, force, shots, until)
     check_backends_can_run(ctx.loaded, tuple(sel.run))
@@ -105,7 +108,7 @@ def _make(project, out, only, force, shots, until, budget) -> dict:
     with StageProgress() as bars:
         progress.listen(bars)
         try:
-            summary = run_flow(ctx, args)
+            summary = run_flow(ctx, args, runner)
         finally:
             progress.listen(None)
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)

@@ -44,6 +44,37 @@ class RunContext:
         return self.screenplay.shots()
 
 
+@dataclass(frozen=True)
+class RunRef:
+    """How a task finds its run from any process (a thread here or a Dask worker elsewhere): small and picklable."""
+
+    project: str
+    out: str
+    run_id: str
+    budget: float | None = None
+
+
+_OPEN: dict[RunRef, RunContext] = {}
+
+
+def register(ref: RunRef, ctx: RunContext) -> None:
+    """Make ``ctx`` the context of ``ref`` in this process (the flow's own, shared by its threads)."""
+    _OPEN[ref] = ctx
+
+
+def context_for(ref: RunRef) -> RunContext:
+    """This process's context of the run: the flow's own, or (in a worker process) opened once from the
+    project file with the screenplay the flow wrote. A worker has its own Desk, so --budget and the
+    provider limits hold per worker process there."""
+    if ref not in _OPEN:
+        from pipeline import screenplay_file
+
+        ctx = open_context(Path(ref.project), Path(ref.out), ref.budget)
+        ctx.screenplay = screenplay_file.load(ctx.screenplay_files.path)
+        _OPEN[ref] = ctx
+    return _OPEN[ref]
+
+
 def default_out_dir(loaded: LoadedProject) -> Path:
     """``out/<project name>/`` in the current folder."""
     return Path("out") / loaded.project.name

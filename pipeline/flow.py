@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline import progress
-from pipeline.context import RunContext, open_context
+from pipeline.artifacts import publish_artifacts
+from pipeline.context import RunContext, RunRef, context_for, open_context, register
 from pipeline.finish import finish_run
 from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
 from pipeline.plan import Selection, make_selection, plan_to_run
@@ -50,20 +52,23 @@ def script_task(ctx: RunContext, sel: Selection) -> Outcome | None:
 
 
 @task(name="images", task_run_name="images · shot {number:02d}", **SHOT_TASK)
-def images_task(ctx: RunContext, shot: Shot, number: int, force: bool) -> Outcome:
+def images_task(run: RunRef, shot: Shot, number: int, force: bool) -> Outcome:
     """Draw one shot's still."""
+    ctx = context_for(run)
     return _shot_job(ctx, "images", number, lambda: image_job(ctx, shot), force)
 
 
 @task(name="narration", task_run_name="narration · shot {number:02d}", **SHOT_TASK)
-def narration_task(ctx: RunContext, shot: Shot, number: int, force: bool) -> Outcome:
+def narration_task(run: RunRef, shot: Shot, number: int, force: bool) -> Outcome:
     """Speak one shot's narration."""
+    ctx = context_for(run)
     return _shot_job(ctx, "narration", number, lambda: narration_job(ctx, shot), force)
 
 
 @task(name="animation", task_run_name="animation · shot {number:02d}", **SHOT_TASK)
-def animation_task(ctx: RunContext, shot: Shot, number: int, image: Outcome, voice: Outcome, force: bool) -> Outcome:
+def animation_task(run: RunRef, shot: Shot, number: int, image: Outcome, voice: Outcome, force: bool) -> Outcome:
     """Set one shot's still in motion for as long as its narration."""
+    ctx = context_for(run)
     return _shot_job(ctx, "animation", number, lambda: animation_job(ctx, shot, image.record, voice.record), force,
                      (image, voice))
 
@@ -79,8 +84,9 @@ def _cached(plan, stage: str, shot: int | None) -> Outcome:
     return Outcome(stage, shot, plan.keys[(stage, shot)], plan.records[(stage, shot)], computed=False, wall_s=0.0)
 
 
-def run_stages(ctx: RunContext, sel: Selection) -> dict[tuple[str, int | None], Any]:
-    """Submit the stage tasks for every shot that needs work; cached results pass straight through."""
+def run_stages(ctx: RunContext, run: RunRef, sel: Selection, remote: bool) -> dict[tuple[str, int | None], Any]:
+    """Submit the stage tasks for every shot that needs work; cached results pass straight through.
+    ``remote``: tasks run in other processes (Dask), so their progress is reported here as they finish."""
     plan = plan_to_run(ctx, sel)
     counts: dict[str, tuple[int, int]] = {}
     for (stage, _), status in plan.status.items():
@@ -94,16 +100,20 @@ def run_stages(ctx: RunContext, sel: Selection) -> dict[tuple[str, int | None], 
         for stage, fn in tasks.items():
             status = plan.status.get((stage, n))
             if status == "run":
-                results[(stage, n)] = fn.submit(ctx, shot, n, sel.forced(stage, n))
+                results[(stage, n)] = fn.submit(run, shot, n, sel.forced(stage, n))
             elif status == "cached":
                 results[(stage, n)] = _cached(plan, stage, n)
         status = plan.status.get(("animation", n))
         if status in ("run", "pending"):
             upstream = (results[("images", n)], results[("narration", n)])
-            results[("animation", n)] = animation_task.submit(ctx, shot, n, *upstream, sel.forced("animation", n))
+            results[("animation", n)] = animation_task.submit(run, shot, n, *upstream, sel.forced("animation", n))
         elif status == "cached":
             results[("animation", n)] = _cached(plan, "animation", n)
     outcomes = {key: value if isinstance(value, Outcome) else value.result() for key, value in results.items()}
+    if remote:
+        for key, value in results.items():
+            if not isinstance(value, Outcome):
+                _reported(outcomes[key])
     status = plan.status.get(("stitch", None))
     if status in ("run", "pending"):
         parts = [(s, outcomes[("animation", s.shot)], outcomes[("narration", s.shot)]) for s in ctx.shots()]
@@ -125,19 +135,24 @@ def film_flow(
     until: str | None = None,
     budget: float | None = None,
     label: str = "film",
+    remote: bool = False,
 ) -> dict[str, Any]:
     """Make (or remake the stale parts of) a film; returns the run summary."""
     started = time.perf_counter()
     ctx = open_context(Path(project), Path(out) if out else None, budget)
     ctx.desk.on_retry = _log_retry
+    run = RunRef(str(ctx.loaded.path), str(ctx.out_dir), uuid.uuid4().hex, budget)
+    register(run, ctx)
     sel = make_selection(only, force, shots, until)
     ctx.store.sweep_temporaries()
     script = script_task(ctx, sel)
     sel.check_shots(ctx.shots())
-    outcomes = run_stages(ctx, sel)
+    outcomes = run_stages(ctx, run, sel, remote)
     if script is not None:
         outcomes[("script", None)] = script
-    return finish_run(ctx, outcomes, started)
+    summary = finish_run(ctx, outcomes, started)
+    publish_artifacts(ctx, outcomes, summary)
+    return summary
 
 
 def _log_retry(stage: str, shot: int | None, attempt: int, delay: float, error: Exception) -> None:
@@ -151,10 +166,25 @@ def pool_size(ctx: RunContext) -> int:
     return min(64, ctx.project.workers + sum(providers.values()))
 
 
-def run_flow(ctx: RunContext, sel_args: dict[str, Any]) -> dict[str, Any]:
-    """Run the flow in this process; local work is bounded by the project's workers, cloud calls by
-    each provider's concurrency limit (the Desk's slots), so the pool holds enough threads for both."""
-    runner = film_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=pool_size(ctx)))
+def task_runner(ctx: RunContext, kind: str | None = None) -> Any:
+    """The project's task runner (or ``kind``): threads in this process, or Dask (a LocalCluster of
+    worker processes, or the scheduler at ``runner.address``) so shots spread over machines."""
+    config = ctx.project.runner
+    if (kind or config.kind) == "threads":
+        return ThreadPoolTaskRunner(max_workers=pool_size(ctx))
+    from prefect_dask import DaskTaskRunner
+
+    if config.address:
+        return DaskTaskRunner(address=config.address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": config.workers, "threads_per_worker": 1,
+                                          "processes": True, "dashboard_address": None})
+
+
+def run_flow(ctx: RunContext, sel_args: dict[str, Any], runner: str | None = None) -> dict[str, Any]:
+    """Run the flow from this process; with threads, local work is bounded by the project's workers and
+    cloud calls by each provider's concurrency limit (the Desk's slots), so the pool holds enough threads."""
+    kind = runner or ctx.project.runner.kind
+    configured = film_flow.with_options(task_runner=task_runner(ctx, kind))
     label = f"{ctx.project.name} · {time.strftime('%m-%d %H:%M:%S')}"
-    return runner(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label, budget=ctx.desk.budget_usd,
-                  **sel_args)
+    return configured(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label, budget=ctx.desk.budget_usd,
+                      remote=kind == "dask", **sel_args)

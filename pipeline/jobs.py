@@ -6,6 +6,8 @@ re-animates that shot and re-stitches; editing its narration re-narrates it and 
 """
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,7 +173,7 @@ def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
         return Outcome(job.stage, job.shot, job.key, record, computed=False, wall_s=0.0)
     started = time.perf_counter()
     backend = ctx.loaded.backends[job.stage]
-    info: dict[str, Any] = {"shot": job.shot, "backend": backend.name}
+    info: dict[str, Any] = {"shot": job.shot, "backend": backend.name, "host": socket.gethostname(), "pid": os.getpid()}
     journal = store.root / job.stage / f"{job.key}.journal.json"
     booked = len(ctx.desk.spent)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -107,6 +107,14 @@ class RetryConfig(Frozen):
     max_backoff_s: float = Field(default=60.0, ge=0)
 
 
+class RunnerConfig(Frozen):
+    """Where shot tasks run: threads in the film process, or Dask worker processes (here or on a cluster)."""
+
+    kind: Literal["threads", "dask"] = "threads"
+    address: str | None = None  # an existing Dask scheduler, e.g. tcp://10.0.0.5:8786; else a LocalCluster
+    workers: int = Field(default=2, ge=1, le=64)  # LocalCluster worker processes
+
+
 class Project(Frozen):
     """A film project as written in its YAML file."""
 
@@ -123,6 +131,7 @@ class Project(Frozen):
     workers: int = Field(default=2, ge=1, le=32)
     concurrency: dict[str, int] = Field(default_factory=dict)  # provider -> calls in flight (e.g. luma: 4)
     retries: RetryConfig = RetryConfig()
+    runner: RunnerConfig = RunnerConfig()
     prices: dict[str, float] = Field(default_factory=dict)  # "provider/item" -> USD per unit, over the defaults
 
     @field_validator("concurrency")
