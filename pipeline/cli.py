@@ -171,6 +171,20 @@ def status(
 
 
 @app.command()
+def serve(
+    project: Optional[Path] = typer.Argument(None, help="a project file: its folder's Prefect home is used (default: this folder)"),
+    name: str = typer.Option("film", "--name", help="deployment name (film/<name> in the UI)"),
+    limit: int = typer.Option(1, "--limit", min=1, help="runs at once"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+) -> None:
+    """Serve the film flow as a deployment: start runs (and per-stage, per-shot reruns) from the Prefect UI."""
+    from pipeline.serve import serve as serve_flow
+
+    with reported_errors(debug):
+        serve_flow((project.resolve().parent if project else Path.cwd()), name, limit)
+
+
+@app.command()
 def backends() -> None:
     """List every registered backend per stage and whether it can run here."""
     from pipeline.report import print_backends

@@ -125,7 +125,17 @@ def run_stages(ctx: RunContext, run: RunRef, sel: Selection, remote: bool) -> di
     return outcomes
 
 
-@flow(name="film", flow_run_name="{label}", persist_result=False, log_prints=False, validate_parameters=False)
+def _run_name() -> str:
+    """The flow run's name: the label given, else the project file's name and the time (runs from the UI)."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    return params.get("label") or f"{Path(params['project']).stem} · {time.strftime('%m-%d %H:%M:%S')}"
+
+
+# Served runs use this default runner; local work stays bounded by the Desk's slots (the project's workers).
+@flow(name="film", flow_run_name=_run_name, persist_result=False, log_prints=False, validate_parameters=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=16))
 def film_flow(
     project: str,
     out: str | None = None,
@@ -134,7 +144,7 @@ def film_flow(
     shots: str | None = None,
     until: str | None = None,
     budget: float | None = None,
-    label: str = "film",
+    label: str | None = None,
     remote: bool = False,
 ) -> dict[str, Any]:
     """Make (or remake the stale parts of) a film; returns the run summary."""
