@@ -101,7 +101,11 @@ def _make(project, out, only, force, shots, until, budget, runner) -> dict:
     from pipeline import prefect_env, progress
     from pipeline.report import StageProgress
 
-    prefect_env.configure(ctx.loaded.base_dir)
+    url = prefect_env.configure(ctx.loaded.base_dir)
+    if url:
+        from pipeline.report import console
+
+        console.print(f"this run shows in the Prefect UI at {url}")
     from pipeline.flow import run_flow
 
     args = dict(only=only, force=force, shots=shots, until=until)
@@ -171,6 +175,19 @@ def status(
 
 
 @app.command()
+def ui(
+    project: Optional[Path] = typer.Argument(None, help="a project file, or a folder of them, whose runs to show (default: the current folder)"),
+    port: int = typer.Option(4200, "--port", min=1, max=65535, help="the port on 127.0.0.1 to serve on"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+) -> None:
+    """Start the Prefect UI on 127.0.0.1; while it runs, `film make` reports its runs there. Ctrl-C stops it."""
+    from pipeline.ui import serve as serve_ui
+
+    with reported_errors(debug):
+        serve_ui(project, port)
+
+
+@app.command()
 def serve(
     project: Optional[Path] = typer.Argument(None, help="a project file: its folder's Prefect home is used (default: this folder)"),
     name: str = typer.Option("film", "--name", help="deployment name (film/<name> in the UI)"),
@@ -179,9 +196,10 @@ def serve(
 ) -> None:
     """Serve the film flow as a deployment: start runs (and per-stage, per-shot reruns) from the Prefect UI."""
     from pipeline.serve import serve as serve_flow
+    from pipeline.ui import project_dir
 
     with reported_errors(debug):
-        serve_flow((project.resolve().parent if project else Path.cwd()), name, limit)
+        serve_flow(project_dir(project), name, limit)
 
 
 @app.command()

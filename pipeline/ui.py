@@ -28,6 +28,7 @@ DEFAULT_PORT = 4200
 LOG_NAME = "ui-server.log"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Sane local defaults for the server process; the user's own environment wins over these.
 SERVER_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -57,16 +58,21 @@ class Server:
         return prefect_env.ui_file(self.home)
 
 
+def project_dir(target: Path | None = None) -> Path:
+    """The folder of the project file ``target``, or ``target`` itself if it is a folder (default: the current one)."""
+    folder = (target or Path.cwd()).expanduser()
+    if not folder.exists():
+        raise UserError(f"no such project file or folder: {target}", hint="give a project YAML file or its folder")
+    folder = folder.resolve()
+    return folder if folder.is_dir() else folder.parent
+
+
 def prefect_home(target: Path | None = None) -> Path:
     """The Prefect home `film make` uses for the project file or folder ``target`` (default: the current folder);
     a PREFECT_HOME set by the user wins."""
     if os.environ.get("PREFECT_HOME"):
         return Path(os.environ["PREFECT_HOME"]).expanduser().resolve()
-    folder = (target or Path.cwd()).expanduser()
-    if not folder.exists():
-        raise UserError(f"no such project file or folder: {target}", hint="give a project YAML file or its folder")
-    folder = folder.resolve()
-    return (folder if folder.is_dir() else folder.parent) / ".prefect"
+    return project_dir(target) / ".prefect"
 
 
 def server_env(home: Path, url: str, host: str, port: int) -> dict[str, str]:
@@ -82,12 +88,12 @@ def server_env(home: Path, url: str, host: str, port: int) -> dict[str, str]:
 
 def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST, timeout: float = START_TIMEOUT_S) -> Server:
     """Start a Prefect server for ``home`` on host:port, wait until it answers, and record it for `film make`."""
-    home.mkdir(parents=True, exist_ok=True)
     running = prefect_env.running_ui(home)
     if running is not None:
         raise UserError(f"a Prefect UI for {home} is already running at {running['url']} (pid {running['pid']})",
                         hint=f"open {running['url']}, or stop that one first (Ctrl-C in its terminal, or kill {running['pid']})")
     _check_port(host, port)
+    home.mkdir(parents=True, exist_ok=True)
     url = f"http://{host}:{port}"
     log = home / LOG_NAME
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
@@ -97,7 +103,7 @@ def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST, timeout
                                    stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(url, home, log, process)
     try:
-        _wait_until_healthy(server, port, started + timeout)
+        _wait_until_healthy(server, host, port, timeout)
         server.seconds = round(time.perf_counter() - started, 2)
         _write_record(server)
     except BaseException:  # a failed start or a Ctrl-C while waiting: leave nothing behind
@@ -108,7 +114,7 @@ def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST, timeout
 
 def stop_server(server: Server, timeout: float = STOP_TIMEOUT_S) -> None:
     """Stop the server and every process it started (SIGTERM, then SIGKILL), and remove its discovery file."""
-    with _sigint_ignored():
+    with _signals_ignored():
         _signal_group(server.pid, signal.SIGTERM)
         try:
             server.process.wait(timeout)
@@ -134,9 +140,9 @@ def serve(target: Path | None = None, port: int = DEFAULT_PORT) -> None:
     with _signals_as_interrupt():
         try:
             server = start_server(home, port)
-            whose = f"with PREFECT_HOME={home}" if user_home else f"of projects in {home.parent}"
+            whose = f"with PREFECT_HOME={home}" if user_home else f"of projects in {home.parent}/"
             console.print(f"[bold green]Prefect UI[/]: {server.url}  (ready in {server.seconds:.1f} s)")
-            console.print(f"runs of `film make` {whose} show up there while this runs")
+            console.print(f"`film make` runs {whose} show up there while this runs")
             console.print(f"server log: {server.log}")
             if os.environ.get("PREFECT_API_URL"):
                 console.print(f"[yellow]note[/]: PREFECT_API_URL is set here ({os.environ['PREFECT_API_URL']}); "
@@ -163,32 +169,41 @@ def _watch(server: Server) -> int:
 
 
 def _check_port(host: str, port: int) -> None:
+    problem = _bind_problem(host, port)
+    if problem is not None and problem.errno == errno.EADDRINUSE:
+        raise _port_in_use(port, host)
+    if problem is not None:
+        raise UserError(f"cannot listen on {host}:{port}: {problem.strerror}", hint="choose another port with --port")
+
+
+def _bind_problem(host: str, port: int) -> OSError | None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
         try:
             probe.bind((host, port))
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise _port_in_use(port) from None
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}", hint="choose another port with --port") from None
+            return exc
+    return None
 
 
-def _port_in_use(port: int) -> UserError:
-    other = 4201 if port == DEFAULT_PORT else DEFAULT_PORT
-    return UserError(f"port {port} on {HOST} is already in use", hint=f"choose a free port with --port, e.g. --port {other}")
+def _port_in_use(port: int, host: str = HOST) -> UserError:
+    free = next((p for p in range(port + 1, min(port + 50, 65536)) if _bind_problem(host, p) is None), None)
+    example = f", e.g. --port {free}" if free else ""
+    return UserError(f"port {port} on {host} is already in use", hint=f"choose a free port with --port{example}")
 
 
-def _wait_until_healthy(server: Server, port: int, deadline: float) -> None:
+def _wait_until_healthy(server: Server, host: str, port: int, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
     while not prefect_env.answers(server.url, timeout=1.0):
         code = server.process.poll()
         if code is not None:
             tail = _tail(server.log)
             if "address already in use" in tail.lower():
-                raise _port_in_use(port)
+                raise _port_in_use(port, host)
             raise RuntimeFailure(f"the Prefect server exited while starting (exit code {code}):\n{tail}",
                                  hint=f"see its log: {server.log}")
         if time.perf_counter() > deadline:
-            raise RuntimeFailure(f"the Prefect server did not answer within {START_TIMEOUT_S:.0f} s",
+            raise RuntimeFailure(f"the Prefect server did not answer within {timeout:.0f} s",
                                  hint=f"see its log: {server.log}")
         time.sleep(0.2)
 
@@ -238,16 +253,17 @@ def _in_main_thread() -> bool:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """A second Ctrl-C while stopping must not leave the server running."""
+def _signals_ignored() -> Iterator[None]:
+    """A second Ctrl-C (or a SIGTERM) while stopping must not leave the server running."""
     if not _in_main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
@@ -260,7 +276,7 @@ def _signals_as_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS[1:]}
     try:
         yield
     finally:
