@@ -1,0 +1,101 @@
+"""A real Prefect server for the UI tests, and helpers to make films against it and ask it things over REST.
+
+``prefect_server`` starts ``prefect server`` through ``pipeline.ui.start_server`` on a free port with a
+throwaway Prefect home, once per test module, and stops it at the end. Films are made in subprocesses with
+PREFECT_HOME set to that home and no PREFECT_API_URL, so `film make` (and `film serve`) find the server
+through its ``film-ui.json`` the way they do for a user running `film ui`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+import pytest
+
+from pipeline.errors import UserError
+from pipeline.ui import HOST, Server, start_server, stop_server
+
+REPO = Path(__file__).resolve().parents[1]
+MAKE_TIMEOUT_S = 300.0
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running Prefect server (with its UI) whose home is a fresh temp folder; stopped after the module."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    for attempt in range(3):  # another process may take the free port between the probe and the bind
+        try:
+            server = start_server(home, free_port())
+            break
+        except UserError:
+            if attempt == 2:
+                raise
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def film_env(server: Server, **extra: str) -> dict[str, str]:
+    """The environment of a `film` subprocess that must find ``server`` by discovery (never PREFECT_API_URL)."""
+    env = {name: value for name, value in os.environ.items() if name != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(server.home), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def make_film(server: Server, project: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run `film make` in a subprocess against ``server``; fails the test with its output unless it succeeds."""
+    command = [sys.executable, "-m", "pipeline", "make", str(project), "--out", str(out), *args]
+    done = subprocess.run(command, env=film_env(server), cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=MAKE_TIMEOUT_S)
+    assert done.returncode == 0, f"film make failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def api(server: Server, path: str, body: Any = None, method: str | None = None, timeout: float = 10.0) -> Any:
+    """Call the server's REST API (``path`` under /api, never through a proxy); the decoded JSON reply."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{server.url}/api{path}", data=data, method=method or ("GET" if data is None else "POST"),
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=timeout) as reply:
+        text = reply.read()
+    return json.loads(text) if text else None
+
+
+def flow_runs(server: Server, flow_name: str = "film") -> list[dict[str, Any]]:
+    """The server's runs of flow ``flow_name``, newest first."""
+    return api(server, "/flow_runs/filter", {"flows": {"name": {"any_": [flow_name]}}, "sort": "START_TIME_DESC"})
+
+
+def task_run_names(server: Server, flow_run_id: str) -> list[str]:
+    """The names of a flow run's task runs."""
+    runs = api(server, "/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}, "limit": 200})
+    return sorted(run["name"] for run in runs)
+
+
+def wait_for(probe: Callable[[], T], timeout: float, what: str, every: float = 0.25) -> T:
+    """Call ``probe`` until it returns something truthy (which is returned); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
