@@ -16,7 +16,7 @@ from pipeline.context import RunContext, RunRef, context_for, open_context, regi
 from pipeline.finish import finish_run
 from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
 from pipeline.plan import Selection, make_selection, plan_to_run
-from pipeline.script_stage import ensure_screenplay
+from pipeline.script_stage import ensure_screenplay, script_outcome
 from stages.contracts import Shot
 from stages.errors import ContentRejected
 
@@ -44,11 +44,11 @@ def _shot_job(ctx: RunContext, stage: str, number: int, make_job, force: bool, u
     return _reported(outcome)
 
 
-@task(name="script", cache_policy=NO_CACHE, persist_result=False)
+@task(name="script", task_run_name="script · screenplay", cache_policy=NO_CACHE, persist_result=False)
 def script_task(ctx: RunContext, sel: Selection) -> Outcome | None:
     """Write or load the screenplay."""
     outcome = ensure_screenplay(ctx, run="script" in sel.run, force=sel.forced("script", None))
-    return _reported(outcome) if outcome else None
+    return _reported(outcome) if outcome else script_outcome(ctx)
 
 
 @task(name="images", task_run_name="images · shot {number:02d}", **SHOT_TASK)

@@ -38,11 +38,12 @@ class StageProgress:
                 self.tasks[stage] = self.bars.add_task(stage, total=todo, note=note)
 
     def done(self, stage: str, shot: int | None, computed: bool) -> None:
-        """Advance a stage's bar."""
-        if stage == "script" and stage not in self.tasks:
+        """Advance a stage's bar (a job planned as work may turn out cached: it is done all the same)."""
+        if stage not in self.tasks:
+            if stage != "script" or not computed:
+                return
             self.tasks[stage] = self.bars.add_task(stage, total=1, note="")
-        if stage in self.tasks and computed:
-            self.bars.advance(self.tasks[stage])
+        self.bars.advance(self.tasks[stage])
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -71,3 +71,10 @@ def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job 
     files.write_generated(ctx.store.path_of(outcome.record).read_text(encoding="utf-8"), job.key)
     ctx.screenplay = screenplay_file.load(files.path)
     return outcome
+
+
+def script_outcome(ctx: RunContext) -> Outcome | None:
+    """The cached script artifact screenplay.yaml was generated from (None when there is none), for the manifest."""
+    key = ctx.screenplay_files.generated_from()
+    record = ctx.store.load("script", key) if key else None
+    return Outcome("script", None, key, record, computed=False, wall_s=0.0) if record else None

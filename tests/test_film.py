@@ -100,6 +100,8 @@ def test_editing_an_image_prompt_recomputes_that_shot_and_the_stitch(cli, film):
     code, text = cli("make", project, "--out", out)
     assert code == 0, text
     assert computed(out) == {("images", number), ("animation", number), ("stitch", None)}
+    script = manifest(out)["script"]  # the screenplay still comes from the cached script artifact
+    assert script["computed"] is False and script["path"].startswith(".film/cache/script/"), script
 
 
 def test_editing_narration_recomputes_narration_and_stitch(cli, film):
