@@ -155,6 +155,8 @@ def check(
         check_backends_can_run(ctx.loaded)
         text = select_text(ctx.loaded)
         console.print(f"[green]ok[/]: project '{ctx.project.name}' ({len(text.split())} words of text selected)")
+        if ctx.store.remote:
+            console.print(f"[green]ok[/]: artifact store {ctx.store.remote.url} (mirrored in {ctx.store.root})")
         if ctx.screenplay_files.path.is_file():
             screenplay = load(ctx.screenplay_files.path)
             console.print(f"[green]ok[/]: screenplay {ctx.screenplay_files.path}: {len(screenplay.scenes)} scenes, {len(screenplay.shots())} shots")

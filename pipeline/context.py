@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from pipeline.desk import Desk
@@ -28,10 +29,19 @@ class RunContext:
         """The validated project model."""
         return self.loaded.project
 
-    @property
+    @cached_property
     def store(self) -> Store:
-        """The artifact store of this output folder."""
-        return Store(self.out_dir / ".film" / "cache")
+        """The artifact store: <out>/.film/cache, the project's store folder, or a mirror here of its store URL."""
+        config = self.project.store
+        folder = config.folder(self.loaded.base_dir)
+        if folder is not None:
+            return Store(folder)
+        remote = None
+        if config.is_url:
+            from pipeline.remote_store import RemoteStore
+
+            remote = RemoteStore(config.url, config.options)
+        return Store(self.out_dir / ".film" / "cache", remote)
 
     @property
     def screenplay_files(self) -> ScreenplayFiles:
@@ -44,6 +54,9 @@ class RunContext:
         return self.screenplay.shots()
 
 
+SHARED_SCREENPLAYS = "screenplays"  # the store's folder of the screenplays runs were made from
+
+
 @dataclass(frozen=True)
 class RunRef:
     """How a task finds its run from any process (a thread here or a Dask worker elsewhere): small and picklable."""
@@ -52,6 +65,7 @@ class RunRef:
     out: str
     run_id: str
     budget: float | None = None
+    screenplay: str | None = None  # the store key of the run's screenplay (see script_stage.share_screenplay)
 
 
 _OPEN: dict[RunRef, RunContext] = {}
@@ -64,13 +78,14 @@ def register(ref: RunRef, ctx: RunContext) -> None:
 
 def context_for(ref: RunRef) -> RunContext:
     """This process's context of the run: the flow's own, or (in a worker process) opened once from the
-    project file with the screenplay the flow wrote. A worker has its own Desk, so --budget and the
+    project file with the screenplay the flow put in the store. A worker has its own Desk, so --budget and the
     provider limits hold per worker process there."""
     if ref not in _OPEN:
         from pipeline import screenplay_file
 
         ctx = open_context(Path(ref.project), Path(ref.out), ref.budget)
-        ctx.screenplay = screenplay_file.load(ctx.screenplay_files.path)
+        shared = ctx.store.load(SHARED_SCREENPLAYS, ref.screenplay) if ref.screenplay else None
+        ctx.screenplay = screenplay_file.load(ctx.store.path_of(shared) if shared else ctx.screenplay_files.path)
         _OPEN[ref] = ctx
     return _OPEN[ref]
 
@@ -86,9 +101,14 @@ def open_context(project_file: Path, out: Path | None, budget_usd: float | None 
     out_dir = (out or default_out_dir(loaded)).resolve()
     ensure_writable(out_dir)
     project = loaded.project
+    store_folder = project.store.folder(loaded.base_dir)
+    if store_folder is not None:
+        ensure_writable(store_folder)
     desk = Desk(workers=project.workers, budget_usd=budget_usd, prices=dict(project.prices),
                 concurrency=dict(project.concurrency), **project.retries.model_dump())
-    return RunContext(loaded=loaded, out_dir=out_dir, desk=desk)
+    ctx = RunContext(loaded=loaded, out_dir=out_dir, desk=desk)
+    ctx.store.check()
+    return ctx
 
 
 def ensure_writable(folder: Path) -> None:

@@ -74,10 +74,10 @@ class Desk:
         return min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
 
     def attempt(self, stage: str, shot: int | None, backend: Backend, journal: Path | None,
-                work: Callable[[], Any]) -> Any:
+                work: Callable[[], Any], journal_saved: Callable[[Path], None] | None = None) -> Any:
         """Run ``work`` (a backend call) in a provider slot with a Call lent, retrying transient faults."""
         for attempt in range(1, self.attempts + 1):
-            call = calls.Call(journal=journal, till=self.till, prices=self.prices)
+            call = calls.Call(journal=journal, till=self.till, prices=self.prices, on_save=journal_saved)
             try:
                 with self._slot(backend), calls.using(call), self._timed(stage, shot):
                     return work()

@@ -18,17 +18,16 @@ def _publish_if_changed(source: Path, target: Path) -> None:
 
 
 def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
-    stills = [(o.shot, ctx.store.path_of(o.record)) for (stage, _), o in sorted(outcomes.items(), key=_order)
-              if stage == "images" and not o.refused]
+    stills = [o for (stage, _), o in sorted(outcomes.items(), key=_order) if stage == "images" and not o.refused]
     if not stills:
         return None
-    key = digest([[n, outcomes[("images", n)].record["digest"]] for n, _ in stills])
+    key = digest([[o.shot, o.record["digest"]] for o in stills])
     sheet = ctx.store.root / "contact" / f"{key}.png"
     if not sheet.exists():
         from pipeline.contact_sheet import make_contact_sheet
 
         sheet.parent.mkdir(parents=True, exist_ok=True)
-        make_contact_sheet(stills, sheet)
+        make_contact_sheet([(o.shot, ctx.store.path_of(o.record)) for o in stills], sheet)
     target = ctx.out_dir / "contact_sheet.png"
     _publish_if_changed(sheet, target)
     return target
@@ -43,12 +42,17 @@ def _artifact(ctx: RunContext, o: Outcome) -> dict[str, Any]:
     return {
         "key": o.key,
         "digest": o.record.get("digest"),
-        "path": str(ctx.store.path_of(o.record).relative_to(ctx.out_dir)),
+        "path": _shown_path(ctx, ctx.store.root / o.record["files"]["main"]),
         "backend": o.record.get("info", {}).get("backend"),
         "computed": o.computed,
         "wall_s": round(o.wall_s if o.computed else o.record.get("wall_s", 0.0), 3),
         "spend_usd": o.record.get("info", {}).get("spend_usd", 0.0),
     }
+
+
+def _shown_path(ctx: RunContext, path: Path) -> str:
+    """A path as the manifest shows it: relative to the out folder when inside it."""
+    return str(path.relative_to(ctx.out_dir)) if path.is_relative_to(ctx.out_dir) else str(path)
 
 
 def _spend(ctx: RunContext) -> dict[str, Any]:

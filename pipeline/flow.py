@@ -16,7 +16,7 @@ from pipeline.context import RunContext, RunRef, context_for, open_context, regi
 from pipeline.finish import finish_run
 from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
 from pipeline.plan import Selection, make_selection, plan_to_run
-from pipeline.script_stage import ensure_screenplay, script_outcome
+from pipeline.script_stage import ensure_screenplay, script_outcome, share_screenplay
 from stages.contracts import Shot
 from stages.errors import ContentRejected
 
@@ -151,12 +151,12 @@ def film_flow(
     started = time.perf_counter()
     ctx = open_context(Path(project), Path(out) if out else None, budget)
     ctx.desk.on_retry = _log_retry
-    run = RunRef(str(ctx.loaded.path), str(ctx.out_dir), uuid.uuid4().hex, budget)
-    register(run, ctx)
     sel = make_selection(only, force, shots, until)
     ctx.store.sweep_temporaries()
     script = script_task(ctx, sel)
     sel.check_shots(ctx.shots())
+    run = RunRef(str(ctx.loaded.path), str(ctx.out_dir), uuid.uuid4().hex, budget, share_screenplay(ctx))
+    register(run, ctx)
     outcomes = run_stages(ctx, run, sel, remote)
     if script is not None:
         outcomes[("script", None)] = script

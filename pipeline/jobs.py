@@ -37,6 +37,7 @@ class Job:
     suffixes: dict[str, str]
     make: Callable[[dict[str, Path]], dict[str, Any]]
     request: Any = None  # what the backend is asked (for cost estimates)
+    needs: tuple[dict[str, Any], ...] = ()  # upstream artifacts whose files the backend reads (fetched first)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def animation_job(ctx: RunContext, shot: Shot, image: dict[str, Any], narration:
     project = ctx.project
     seconds = clip_seconds(ctx, narration["result"]["duration"])
     request = AnimationRequest(
-        number=shot.shot, image_path=ctx.store.path_of(image), duration=seconds, motion=shot.motion,
+        number=shot.shot, image_path=ctx.store.local_path(image), duration=seconds, motion=shot.motion,
         format=project.format.video(), seed=project.seed + shot.shot, description=shot.image_prompt,
         image_url=fresh_url(image),
     )
@@ -134,7 +135,7 @@ def animation_job(ctx: RunContext, shot: Shot, image: dict[str, Any], narration:
     backend = ctx.loaded.backends["animation"]
     key = stage_key(ctx, "animation", inputs)
     return Job("animation", shot.shot, key, {"main": ".mp4"}, lambda p: _result(backend.animate(request, p["main"])),
-               request)
+               request, needs=(image,))
 
 
 def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str, Any]]]) -> Job:
@@ -142,8 +143,8 @@ def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str
     finish, store = ctx.project.finish, ctx.store
     shots = tuple(
         StitchShot(
-            number=shot.shot, clip_path=store.path_of(clip), clip_duration=clip["result"]["duration"],
-            audio_path=store.path_of(voice), audio_duration=voice["result"]["duration"],
+            number=shot.shot, clip_path=store.local_path(clip), clip_duration=clip["result"]["duration"],
+            audio_path=store.local_path(voice), audio_duration=voice["result"]["duration"],
             timings=tuple(Timing(**t) for t in voice["result"]["timings"]),
         )
         for shot, clip, voice in parts
@@ -162,7 +163,8 @@ def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str
     backend = ctx.loaded.backends["stitch"]
     key = stage_key(ctx, "stitch", inputs)
     return Job("stitch", None, key, {"main": ".mp4", "srt": ".srt"},
-               lambda p: _result(backend.stitch(request, p["main"], p["srt"])), request)
+               lambda p: _result(backend.stitch(request, p["main"], p["srt"])), request,
+               needs=tuple(record for _, clip, voice in parts for record in (clip, voice)))
 
 
 def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
@@ -174,16 +176,18 @@ def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
     started = time.perf_counter()
     backend = ctx.loaded.backends[job.stage]
     info: dict[str, Any] = {"shot": job.shot, "backend": backend.name, "host": socket.gethostname(), "pid": os.getpid()}
-    journal = store.root / job.stage / f"{job.key}.journal.json"
+    journal = store.journal(job.stage, job.key)
     booked = len(ctx.desk.spent)
+    for upstream in job.needs:
+        store.fetch(upstream)
 
     def make(paths: dict[str, Path]) -> dict[str, Any]:
-        result = ctx.desk.attempt(job.stage, job.shot, backend, journal, lambda: job.make(paths))
+        result = ctx.desk.attempt(job.stage, job.shot, backend, journal, lambda: job.make(paths), store.journal_saved)
         spent = [s for s in ctx.desk.spent[booked:] if (s.stage, s.shot) == (job.stage, job.shot)]
         info["spend_usd"] = round(sum(s.usd for s in spent), 6)
         info["busy_s"] = round(ctx.desk.busy.get((job.stage, job.shot), 0.0), 3)  # wall_s less waiting for a slot
         return result
 
     record = store.produce(job.stage, job.key, job.suffixes, make, info=info)
-    journal.unlink(missing_ok=True)  # the result is stored: nothing left to collect
+    store.drop_journal(job.stage, job.key)  # the result is stored: nothing left to collect
     return Outcome(job.stage, job.shot, job.key, record, computed=True, wall_s=time.perf_counter() - started)

@@ -14,6 +14,7 @@ from stages.contracts import Character, Frozen, VideoFormat
 from stages.registry import STAGES, UnknownBackend, backend_class
 
 PROJECT_HINT = "fix the project file; see 'Project file' in the README"
+SECRET_WORDS = ("key", "secret", "token", "password", "credential")
 
 
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -115,6 +116,40 @@ class RunnerConfig(Frozen):
     workers: int = Field(default=2, ge=1, le=64)  # LocalCluster worker processes
 
 
+class StoreConfig(Frozen):
+    """Where finished artifacts live: the out folder by default, a folder every worker mounts, or an fsspec URL
+    (s3://bucket/films, gs://..., sftp://...) shared by the workers of a cluster."""
+
+    url: str | None = None  # a folder (relative to the project file) or an fsspec URL; None: <out>/.film/cache
+    options: dict[str, Any] = Field(default_factory=dict)  # passed to the fsspec filesystem (endpoint_url, region...)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_alone(cls, value: Any) -> Any:
+        return {"url": value} if isinstance(value, str) else value
+
+    @field_validator("options")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        secret = sorted(name for name in value if any(word in name.lower() for word in SECRET_WORDS))
+        if secret:
+            raise ValueError(f"{', '.join(secret)}: credentials come from the environment (e.g. AWS_ACCESS_KEY_ID, "
+                             "AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://), never from the project file")
+        return value
+
+    @property
+    def is_url(self) -> bool:
+        """True for an fsspec URL other than a plain local folder."""
+        return bool(self.url) and "://" in self.url and not self.url.startswith("file://")
+
+    def folder(self, base: Path) -> Path | None:
+        """The local folder of a folder store (relative to ``base``), else None."""
+        if not self.url or self.is_url:
+            return None
+        path = Path(self.url.removeprefix("file://")).expanduser()
+        return path if path.is_absolute() else (base / path).resolve()
+
+
 class Project(Frozen):
     """A film project as written in its YAML file."""
 
@@ -132,6 +167,7 @@ class Project(Frozen):
     concurrency: dict[str, int] = Field(default_factory=dict)  # provider -> calls in flight (e.g. luma: 4)
     retries: RetryConfig = RetryConfig()
     runner: RunnerConfig = RunnerConfig()
+    store: StoreConfig = StoreConfig()
     prices: dict[str, float] = Field(default_factory=dict)  # "provider/item" -> USD per unit, over the defaults
 
     @field_validator("concurrency")

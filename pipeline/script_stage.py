@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
+from typing import Any
 
 from pipeline import screenplay_file
-from pipeline.context import RunContext
+from pipeline.context import SHARED_SCREENPLAYS, RunContext
 from pipeline.errors import UserError
 from pipeline.jobs import Job, Outcome, run_job, stage_key
 from pipeline.source import select_text
@@ -78,3 +80,18 @@ def script_outcome(ctx: RunContext) -> Outcome | None:
     key = ctx.screenplay_files.generated_from()
     record = ctx.store.load("script", key) if key else None
     return Outcome("script", None, key, record, computed=False, wall_s=0.0) if record else None
+
+
+def share_screenplay(ctx: RunContext) -> str:
+    """Keep the screenplay this run uses in the store, keyed by its text, so that workers on other machines
+    (and workers here, while the user edits screenplay.yaml) read exactly this one; its key."""
+    text = ctx.screenplay_files.path.read_text(encoding="utf-8")
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+    def write(paths: dict[str, Path]) -> dict[str, Any]:
+        paths["main"].write_text(text, encoding="utf-8")
+        return {"shots": len(ctx.shots())}
+
+    if ctx.store.load(SHARED_SCREENPLAYS, key) is None:
+        ctx.store.produce(SHARED_SCREENPLAYS, key, {"main": ".yaml"}, write)
+    return key

@@ -8,7 +8,10 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from pipeline.remote_store import RemoteStore
 
 
 def digest(obj: Any) -> str:
@@ -69,10 +72,23 @@ def publish(source: Path, target: Path) -> None:
 
 
 class Store:
-    """Artifacts live at ``root/<stage>/<key>.<ext>`` with a ``<key>.json`` record written last."""
+    """Artifacts live at ``root/<stage>/<key>.<ext>`` with a ``<key>.json`` record written last.
 
-    def __init__(self, root: Path) -> None:
+    With a ``remote`` (an fsspec URL every worker of a cluster reaches), ``root`` is this process's mirror:
+    records are looked up here first, then there; files come down when first used (``path_of``); what is
+    made here goes up, files first and the record last. A ``<key>.pushed`` marker says an artifact made
+    here reached the remote, so an upload cut short is finished on the next load instead of being lost.
+    """
+
+    def __init__(self, root: Path, remote: "RemoteStore | None" = None) -> None:
         self.root = root
+        self.remote = remote
+        self._shared_journals: set[Path] = set()  # journals this process found on, or put on, the remote
+
+    def check(self) -> None:
+        """Fail before any work when the remote cannot be reached (a no-op without one)."""
+        if self.remote:
+            self.remote.check()
 
     def record_path(self, stage: str, key: str) -> Path:
         """Where the JSON record of an artifact lives."""
@@ -84,14 +100,63 @@ class Store:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return None
+            return self.remote.read_json(f"{stage}/{key}.json") if self.remote else None
         if not all((self.root / rel).is_file() for rel in record.get("files", {}).values()):
             return None
+        if self.remote and not path.with_suffix(".pushed").is_file():
+            self._push(record)
         return record
 
-    def path_of(self, record: dict[str, Any], name: str = "main") -> Path:
-        """Absolute path of one file of an artifact record."""
+    def local_path(self, record: dict[str, Any], name: str = "main") -> Path:
+        """Where one file of an artifact is (or will be, once fetched) in this process's store."""
         return self.root / record["files"][name]
+
+    def fetch(self, record: dict[str, Any]) -> None:
+        """Make every file of an artifact local (a no-op without a remote)."""
+        for name in record["files"]:
+            self.path_of(record, name)
+
+    def path_of(self, record: dict[str, Any], name: str = "main") -> Path:
+        """Absolute local path of one file of an artifact record (downloaded from the remote when needed)."""
+        path = self.local_path(record, name)
+        if self.remote and not path.is_file():
+            self.remote.fetch(record["files"][name], path, record.get("digest") if name == "main" else None)
+            if all((self.root / rel).is_file() for rel in record["files"].values()):
+                record_path = self.record_path(record["stage"], record["key"])
+                write_json_atomic(record_path, record)
+                record_path.with_suffix(".pushed").touch()
+        return path
+
+    def journal(self, stage: str, key: str) -> Path:
+        """Where a job keeps its provider journal (a copy of the remote's when another worker left one)."""
+        path = self.root / stage / f"{key}.journal.json"
+        if self.remote and not path.is_file():
+            found = self.remote.read_json(f"{stage}/{path.name}")
+            if found is not None:
+                write_json_atomic(path, found)
+                self._shared_journals.add(path)
+        return path
+
+    def journal_saved(self, path: Path) -> None:
+        """Share a journal just written, so a job paid for here can be collected from any worker."""
+        if self.remote:
+            self.remote.upload(path, str(path.relative_to(self.root)))
+            self._shared_journals.add(path)
+
+    def drop_journal(self, stage: str, key: str) -> None:
+        """Forget a job's journal once its result is stored."""
+        path = self.root / stage / f"{key}.journal.json"
+        path.unlink(missing_ok=True)
+        if path in self._shared_journals:
+            self.remote.remove(f"{stage}/{path.name}")
+            self._shared_journals.discard(path)
+
+    def _push(self, record: dict[str, Any]) -> None:
+        """Upload a finished artifact made here: files first, the record last, then mark it pushed."""
+        for rel in record["files"].values():
+            self.remote.upload(self.root / rel, rel)
+        self.remote.write_json(f"{record['stage']}/{record['key']}.json", record)
+        self.record_path(record["stage"], record["key"]).with_suffix(".pushed").touch()
 
     def produce(
         self,
@@ -125,7 +190,10 @@ class Store:
             "finished_at": round(time.time(), 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        self.record_path(stage, key).with_suffix(".pushed").unlink(missing_ok=True)  # a forced redo goes up again
         write_json_atomic(self.record_path(stage, key), record)
+        if self.remote:
+            self._push(record)
         return record
 
     def sweep_temporaries(self) -> int:

@@ -18,7 +18,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from stages.errors import BudgetExceeded, InputError
 
@@ -60,10 +60,10 @@ class Call:
     """The journal and till of one artifact's making; see the module docstring."""
 
     def __init__(self, journal: Path | None = None, till: Till | None = None,
-                 prices: Mapping[str, float] | None = None) -> None:
+                 prices: Mapping[str, float] | None = None, on_save: Callable[[Path], None] | None = None) -> None:
         from stages.cloud.prices import PRICES
 
-        self.journal, self.till = journal, till or Till()
+        self.journal, self.till, self.on_save = journal, till or Till(), on_save
         self.prices = {**PRICES, **(prices or {})}
         self.charges: list[Charge] = []
         self._notes: dict[str, Any] = json.loads(journal.read_text()) if journal and journal.is_file() else {}
@@ -91,6 +91,8 @@ class Call:
             with os.fdopen(fd, "w") as handle:
                 json.dump(self._notes, handle)
             os.replace(tmp, self.journal)
+            if self.on_save is not None:  # e.g. share it with the other workers of a cluster
+                self.on_save(self.journal)
 
     def price(self, item: str) -> float:
         """Dollars per unit of a price item ("provider/what"); an unpriced item is a user error."""

@@ -79,3 +79,24 @@ def cli():
         return result.exit_code, result.output
 
     return run
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    """A running Prefect server (with its UI) whose home is a fresh temp folder; stopped after the module."""
+    from pipeline.errors import UserError
+    from pipeline.ui import start_server, stop_server
+    from tests.prefect_server import free_port
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    for attempt in range(3):  # another process may take the free port between the probe and the bind
+        try:
+            server = start_server(home, free_port())
+            break
+        except UserError:
+            if attempt == 2:
+                raise
+    try:
+        yield server
+    finally:
+        stop_server(server)

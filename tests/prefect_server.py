@@ -1,8 +1,8 @@
-"""A real Prefect server for the UI tests, and helpers to make films against it and ask it things over REST.
+"""Helpers for the tests against a real Prefect server: make films against it and ask it things over REST.
 
-``prefect_server`` starts ``prefect server`` through ``pipeline.ui.start_server`` on a free port with a
-throwaway Prefect home, once per test module, and stops it at the end. Films are made in subprocesses with
-PREFECT_HOME set to that home and no PREFECT_API_URL, so `film make` (and `film serve`) find the server
+The ``prefect_server`` fixture (tests/conftest.py) starts ``prefect server`` through ``pipeline.ui.start_server``
+on a free port with a throwaway Prefect home, once per test module, and stops it at the end. Films are made in
+subprocesses with PREFECT_HOME set to that home and no PREFECT_API_URL, so `film make` (and `film serve`) find the server
 through its ``film-ui.json`` the way they do for a user running `film ui`.
 """
 from __future__ import annotations
@@ -15,12 +15,11 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.ui import HOST, Server, start_server, stop_server
+from pipeline.ui import HOST, Server
 
 REPO = Path(__file__).resolve().parents[1]
 MAKE_TIMEOUT_S = 300.0
@@ -32,23 +31,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A running Prefect server (with its UI) whose home is a fresh temp folder; stopped after the module."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    for attempt in range(3):  # another process may take the free port between the probe and the bind
-        try:
-            server = start_server(home, free_port())
-            break
-        except UserError:
-            if attempt == 2:
-                raise
-    try:
-        yield server
-    finally:
-        stop_server(server)
 
 
 def film_env(server: Server, **extra: str) -> dict[str, str]:

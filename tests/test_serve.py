@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_project
-from tests.prefect_server import REPO, api, film_env, make_film, prefect_server, task_run_names, wait_for  # noqa: F401
+from tests.prefect_server import REPO, api, film_env, make_film, task_run_names, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def _stop(process: subprocess.Popen, log: Path) -> None:
             pytest.fail(f"film serve did not stop within {STOP_TIMEOUT_S:.0f} s of SIGINT:\n{log.read_text(errors='replace')}")
 
 
-def test_served_deployment_redoes_one_shot(prefect_server, tmp_path: Path) -> None:  # noqa: F811
+def test_served_deployment_redoes_one_shot(prefect_server, tmp_path: Path) -> None:
     server = prefect_server
     project = write_project(tmp_path / "proj")
     out = tmp_path / "out"

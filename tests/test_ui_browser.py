@@ -17,7 +17,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import write_project
-from tests.prefect_server import flow_runs, make_film, prefect_server  # noqa: F401
+from tests.prefect_server import flow_runs, make_film
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ def _open_tab(browser, tab: str, texts: list[str], shot: Path) -> str:
     return _wait_for_text(browser, f"{tab}-content", texts, shot)
 
 
-def test_ui_shows_task_runs_and_artifacts(prefect_server, driver, tmp_path: Path) -> None:  # noqa: F811
+def test_ui_shows_task_runs_and_artifacts(prefect_server, driver, tmp_path: Path) -> None:
     server = prefect_server
     project = write_project(tmp_path / "proj")
     make_film(server, project, tmp_path / "out")
