@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from pipeline.desk import Desk
-from pipeline.errors import UserError
+from pipeline.errors import RuntimeFailure, UserError
 from pipeline.project import LoadedProject, load_project
 from pipeline.screenplay_file import ScreenplayFiles
 from pipeline.store import Store
@@ -35,7 +35,7 @@ class RunContext:
         config = self.project.store
         folder = config.folder(self.loaded.base_dir)
         if folder is not None:
-            return Store(folder)
+            return Store(folder, shared=True)
         remote = None
         if config.is_url:
             from pipeline.remote_store import RemoteStore
@@ -85,6 +85,9 @@ def context_for(ref: RunRef) -> RunContext:
 
         ctx = open_context(Path(ref.project), Path(ref.out), ref.budget)
         shared = ctx.store.load(SHARED_SCREENPLAYS, ref.screenplay) if ref.screenplay else None
+        if ref.screenplay and shared is None:
+            raise RuntimeFailure(f"the run's screenplay {ref.screenplay} is not in the artifact store {ctx.store.root}",
+                                 "workers must reach the run's store: see 'Artifact store' in the README")
         ctx.screenplay = screenplay_file.load(ctx.store.path_of(shared) if shared else ctx.screenplay_files.path)
         _OPEN[ref] = ctx
     return _OPEN[ref]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -116,6 +117,18 @@ class RunnerConfig(Frozen):
     workers: int = Field(default=2, ge=1, le=64)  # LocalCluster worker processes
 
 
+def _secret_names(options: Any, prefix: str = "") -> list[str]:
+    """The option names (dotted, at any depth) that look like they hold a credential."""
+    if not isinstance(options, dict):
+        return []
+    found = []
+    for name, value in options.items():
+        if any(word in str(name).lower() for word in SECRET_WORDS):
+            found.append(prefix + str(name))
+        found += _secret_names(value, f"{prefix}{name}.")
+    return found
+
+
 class StoreConfig(Frozen):
     """Where finished artifacts live: the out folder by default, a folder every worker mounts, or an fsspec URL
     (s3://bucket/films, gs://..., sftp://...) shared by the workers of a cluster."""
@@ -128,10 +141,17 @@ class StoreConfig(Frozen):
     def _url_alone(cls, value: Any) -> Any:
         return {"url": value} if isinstance(value, str) else value
 
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value and "://" in value and urlsplit(value).password:
+            raise ValueError("the URL holds a password: credentials come from the environment, never the project file")
+        return value
+
     @field_validator("options")
     @classmethod
     def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
-        secret = sorted(name for name in value if any(word in name.lower() for word in SECRET_WORDS))
+        secret = sorted(_secret_names(value))
         if secret:
             raise ValueError(f"{', '.join(secret)}: credentials come from the environment (e.g. AWS_ACCESS_KEY_ID, "
                              "AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://), never from the project file")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -18,6 +19,10 @@ from pipeline.errors import FilmError, RuntimeFailure, UserError
 from pipeline.store import file_digest, temp_sibling
 
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"}  # keys, not folders
+CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "NoAuthTokenError", "AuthenticationException",
+                     "DefaultCredentialsError", "ClientAuthenticationError", "CredentialRetrievalError"}
+CREDENTIALS_HINT = ("check the storage credentials in the environment (for s3://: AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and that they may list, read, write and delete there")
 URL_HINT = "set store: to a folder or an fsspec URL such as s3://bucket/films (see 'Artifact store' in the README)"
 
 
@@ -29,7 +34,8 @@ class RemoteStore:
         try:
             import fsspec
 
-            self.fs, self.base = fsspec.core.url_to_fs(self.url, **options)
+            with self._errors("open", ""):  # some filesystems (sftp...) connect and log in right here
+                self.fs, self.base = fsspec.core.url_to_fs(self.url, **options)
         except ImportError as exc:  # the protocol's implementation is not installed
             raise UserError(f"store: {self.url}: {exc}", "install it, e.g. pip install -e '.[s3]' for s3:// URLs") from None
         except (ValueError, TypeError) as exc:  # an unknown protocol or an option it does not take
@@ -39,10 +45,16 @@ class RemoteStore:
         self._object_store = bool(protocols & OBJECT_STORES)  # keys under a bucket, no folders to make
 
     def check(self) -> None:
-        """Fail now, not after paid work, when the bucket (or the folder above the store) is missing or closed."""
+        """Fail now, not after paid work, when the bucket (or the folder above the store) is missing, or the
+        store cannot be written: a probe file is written and removed."""
         top = self.base.split("/", 1)[0] if self._object_store else (self.fs._parent(self.base) or self.base)
         with self._errors("reach", ""):
             self.fs.info(top)
+        probe = f".film-probe-{uuid.uuid4().hex[:12]}"
+        with self._errors("write", probe):
+            self._folder_for(probe)
+            self.fs.pipe_file(self._path(probe), b"film can write here\n")
+        self.remove(probe)
 
     def read_json(self, rel: str) -> dict[str, Any] | None:
         """A JSON file under the URL, or None when it is not there (or cut short)."""
@@ -109,15 +121,19 @@ class RemoteStore:
         where = f"store: cannot {doing} {self.url}/{rel}".rstrip("/")
         try:
             yield
-        except FilmError:
+        except (FilmError, ImportError, ValueError, TypeError):
             raise
         except FileNotFoundError:
             if doing in ("read", "delete"):
                 raise  # absence is an answer, not a failure
+            if doing == "download":
+                raise RuntimeFailure(f"{where}: it is gone from the store though its record is there",
+                                     "run again with --force for that stage and shot to make it anew") from None
             raise UserError(f"{where}: the bucket or folder does not exist", "create it, or " + URL_HINT) from None
         except PermissionError:
-            raise UserError(f"{where}: access denied", "check the storage credentials in the environment "
-                            "(for s3://: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE)") from None
+            raise UserError(f"{where}: access denied", CREDENTIALS_HINT) from None
         except Exception as exc:
+            if type(exc).__name__ in CREDENTIAL_ERRORS:
+                raise UserError(f"{where}: no usable credentials ({type(exc).__name__})", CREDENTIALS_HINT) from None
             raise RuntimeFailure(f"{where}: {type(exc).__name__}: {exc}",
                                  "check the network and the store's endpoint; finished work is kept, run again") from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -10,8 +11,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from pipeline.errors import FilmError
+
 if TYPE_CHECKING:
     from pipeline.remote_store import RemoteStore
+
+log = logging.getLogger("film.store")
+SHARED_TEMP_AGE_S = 6 * 3600  # a temp file this old in a shared store belongs to no running job
 
 
 def digest(obj: Any) -> str:
@@ -76,13 +82,14 @@ class Store:
 
     With a ``remote`` (an fsspec URL every worker of a cluster reaches), ``root`` is this process's mirror:
     records are looked up here first, then there; files come down when first used (``path_of``); what is
-    made here goes up, files first and the record last. A ``<key>.pushed`` marker says an artifact made
-    here reached the remote, so an upload cut short is finished on the next load instead of being lost.
+    made here goes up, files first and the record last. A ``<key>.pushed`` marker names the remote that holds
+    an artifact, so an upload cut short (or a new store URL) is finished on the next load, never lost.
     """
 
-    def __init__(self, root: Path, remote: "RemoteStore | None" = None) -> None:
+    def __init__(self, root: Path, remote: "RemoteStore | None" = None, shared: bool = False) -> None:
         self.root = root
         self.remote = remote
+        self.shared = shared  # other runs (other out folders, other machines) write in ``root`` too
         self._shared_journals: set[Path] = set()  # journals this process found on, or put on, the remote
 
     def check(self) -> None:
@@ -95,17 +102,23 @@ class Store:
         return self.root / stage / f"{key}.json"
 
     def load(self, stage: str, key: str) -> dict[str, Any] | None:
-        """The record of a finished artifact, or None when it is not (fully) there."""
+        """The record of a finished artifact, or None when it is not (fully) there. With a remote, a record
+        found there is kept here at once and its files come down when first used (``path_of``)."""
         path = self.record_path(stage, key)
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return self.remote.read_json(f"{stage}/{key}.json") if self.remote else None
-        if not all((self.root / rel).is_file() for rel in record.get("files", {}).values()):
-            return None
-        if self.remote and not path.with_suffix(".pushed").is_file():
-            self._push(record)
-        return record
+            record = self.remote.read_json(f"{stage}/{key}.json") if self.remote else None
+            if record is not None:
+                write_json_atomic(path, record)
+                self._mark_pushed(record)
+            return record
+        complete = all((self.root / rel).is_file() for rel in record.get("files", {}).values())
+        if self.remote and not self._pushed(record):
+            if not complete:
+                return None
+            self._push(record)  # made here by a run whose upload was cut short
+        return record if complete or self.remote else None
 
     def local_path(self, record: dict[str, Any], name: str = "main") -> Path:
         """Where one file of an artifact is (or will be, once fetched) in this process's store."""
@@ -120,11 +133,8 @@ class Store:
         """Absolute local path of one file of an artifact record (downloaded from the remote when needed)."""
         path = self.local_path(record, name)
         if self.remote and not path.is_file():
-            self.remote.fetch(record["files"][name], path, record.get("digest") if name == "main" else None)
-            if all((self.root / rel).is_file() for rel in record["files"].values()):
-                record_path = self.record_path(record["stage"], record["key"])
-                write_json_atomic(record_path, record)
-                record_path.with_suffix(".pushed").touch()
+            expected = record.get("digests", {}).get(name) or (record.get("digest") if name == "main" else None)
+            self.remote.fetch(record["files"][name], path, expected)
         return path
 
     def journal(self, stage: str, key: str) -> Path:
@@ -138,25 +148,43 @@ class Store:
         return path
 
     def journal_saved(self, path: Path) -> None:
-        """Share a journal just written, so a job paid for here can be collected from any worker."""
+        """Share a journal just written, so a job paid for here can be collected from any worker (best effort:
+        the local journal is kept either way)."""
         if self.remote:
-            self.remote.upload(path, str(path.relative_to(self.root)))
-            self._shared_journals.add(path)
+            try:
+                self.remote.upload(path, str(path.relative_to(self.root)))
+                self._shared_journals.add(path)
+            except FilmError as exc:
+                log.warning("could not share the provider journal %s: %s", path.name, exc)
 
     def drop_journal(self, stage: str, key: str) -> None:
         """Forget a job's journal once its result is stored."""
         path = self.root / stage / f"{key}.journal.json"
         path.unlink(missing_ok=True)
         if path in self._shared_journals:
-            self.remote.remove(f"{stage}/{path.name}")
             self._shared_journals.discard(path)
+            try:
+                self.remote.remove(f"{stage}/{path.name}")
+            except FilmError as exc:  # a stale journal only costs a status check of a finished job later
+                log.warning("could not remove the shared provider journal %s: %s", path.name, exc)
+
+    def _pushed(self, record: dict[str, Any]) -> bool:
+        marker = self.record_path(record["stage"], record["key"]).with_suffix(".pushed")
+        try:
+            return marker.read_text(encoding="utf-8") == self.remote.url
+        except OSError:
+            return False
+
+    def _mark_pushed(self, record: dict[str, Any]) -> None:
+        """Note which remote holds this artifact (a changed store URL gets everything uploaded again)."""
+        write_text_atomic(self.record_path(record["stage"], record["key"]).with_suffix(".pushed"), self.remote.url)
 
     def _push(self, record: dict[str, Any]) -> None:
         """Upload a finished artifact made here: files first, the record last, then mark it pushed."""
         for rel in record["files"].values():
             self.remote.upload(self.root / rel, rel)
         self.remote.write_json(f"{record['stage']}/{record['key']}.json", record)
-        self.record_path(record["stage"], record["key"]).with_suffix(".pushed").touch()
+        self._mark_pushed(record)
 
     def produce(
         self,
@@ -184,6 +212,7 @@ class Store:
             "key": key,
             "files": {name: str(path.relative_to(self.root)) for name, path in finals.items()},
             "digest": file_digest(finals["main"]),
+            "digests": {name: file_digest(path) for name, path in finals.items() if name != "main"},
             "result": result,
             "info": info or {},
             "wall_s": round(time.perf_counter() - started, 3),
@@ -197,10 +226,17 @@ class Store:
         return record
 
     def sweep_temporaries(self) -> int:
-        """Remove temp files left by an interrupted run; returns how many."""
+        """Remove temp files left by an interrupted run; returns how many. In a store shared with other runs,
+        only those old enough that no run can still be writing them."""
         count = 0
+        oldest = time.time() - (SHARED_TEMP_AGE_S if self.shared else 0)
         if self.root.is_dir():
             for tmp in self.root.rglob("*.tmp-*"):
-                tmp.unlink(missing_ok=True)
-                count += 1
+                try:
+                    if self.shared and tmp.stat().st_mtime > oldest:
+                        continue
+                    tmp.unlink()
+                    count += 1
+                except FileNotFoundError:
+                    continue
         return count

@@ -93,6 +93,8 @@ def _reason(err: dict[str, Any]) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     got = err.get("input")
+    if "credentials" in msg:  # never echo what may be a secret
+        return msg
     if kind not in ("missing",) and not isinstance(got, (dict, list)) and got is not None:
         return f"{msg} (got {got!r})"
     return msg

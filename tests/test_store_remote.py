@@ -82,8 +82,18 @@ def test_made_here_goes_up_files_first_and_comes_down_elsewhere_when_used(s3, bu
     assert not (tmp_path / "elsewhere" / "images" / "k1.png").exists()  # nothing downloaded until used
     assert elsewhere.path_of(found).read_bytes() == b"a still"
     assert elsewhere.load("images", "k1") == record  # now a complete local copy, with its record
-    assert (tmp_path / "elsewhere" / "images" / "k1.pushed").is_file()
+    assert (tmp_path / "elsewhere" / "images" / "k1.pushed").read_text() == f"s3://{BUCKET}/films"
     assert elsewhere.load("images", "nope") is None
+    (tmp_path / "elsewhere" / "images" / "k1.png").unlink()  # a mirror cleared by hand: the store still has it
+    again = Store(tmp_path / "elsewhere", remote(s3))
+    assert again.load("images", "k1") == record and again.path_of(record).read_bytes() == b"a still"
+
+
+def test_a_new_store_url_gets_what_was_made_before(s3, bucket, tmp_path):
+    record = make_still(Store(tmp_path / "here", remote(s3, "old")), "k6")
+    moved = Store(tmp_path / "here", remote(s3, "new"))
+    assert moved.load("images", "k6") == record
+    assert keys(bucket, "new/") == {"new/images/k6.png", "new/images/k6.json"}
 
 
 def test_a_damaged_upload_is_refused_and_leaves_nothing_behind(s3, bucket, tmp_path):
@@ -92,8 +102,12 @@ def test_a_damaged_upload_is_refused_and_leaves_nothing_behind(s3, bucket, tmp_p
     elsewhere = Store(tmp_path / "elsewhere", remote(s3))
     with pytest.raises(RuntimeFailure, match=r"s3://film-test/films/images/k2.png does not match its record"):
         elsewhere.path_of(elsewhere.load("images", "k2"))
-    assert list((tmp_path / "elsewhere").rglob("*")) == [tmp_path / "elsewhere" / "images"]
-    assert record["digest"]
+    assert not (tmp_path / "elsewhere" / "images" / "k2.png").exists()
+    assert not list((tmp_path / "elsewhere").rglob("*.tmp-*"))
+    bucket.delete_object(Bucket=BUCKET, Key="films/images/k2.png")
+    with pytest.raises(RuntimeFailure, match="gone from the store though its record is there") as info:
+        elsewhere.path_of(record)
+    assert "--force" in info.value.hint
 
 
 def test_an_upload_cut_short_is_finished_by_the_next_load(s3, bucket, tmp_path, monkeypatch):
@@ -146,7 +160,7 @@ def test_film_check_reaches_the_store_before_any_work(cli, s3, bucket, tmp_path)
     code, out = cli("make", project, "--out", tmp_path / "out")
     out = " ".join(out.split())
     assert code == 2 and "store: cannot reach s3://no-such-bucket/films: the bucket or folder does not exist" in out, out
-    assert not (tmp_path / "out" / "screenplay.yaml").exists() and keys(bucket) == set()
+    assert not (tmp_path / "out" / "screenplay.yaml").exists() and keys(bucket) == set()  # the probe was removed
 
 
 def test_a_folder_store_is_shared_by_two_output_folders(cli, tmp_path):
@@ -164,10 +178,31 @@ def test_a_folder_store_is_shared_by_two_output_folders(cli, tmp_path):
 
 
 def test_credentials_in_the_project_file_are_refused(cli, tmp_path):
-    project = write_project(tmp_path / "proj", "store: {url: s3://b/f, options: {secret: abc, key: def}}\n")
+    options = "{region_name: eu, secret: abc, client_kwargs: {aws_secret_access_key: def}}"
+    project = write_project(tmp_path / "proj", f"store: {{url: s3://b/f, options: {options}}}\n")
     code, out = cli("check", project)
-    assert code == 2 and "store.options" in out and "come from the environment" in out
-    assert "abc" not in out and "def" not in out
+    out = " ".join(out.split())
+    assert code == 2 and "store.options" in out and "come from the environment" in out, out
+    assert "client_kwargs.aws_secret_access_key, secret:" in out and "abc" not in out and "def" not in out
+    project = write_project(tmp_path / "proj", "store: sftp://me:hunter2@films.example/store\n")
+    code, out = cli("check", project)
+    assert code == 2 and "holds a password" in out and "hunter2" not in out, out
+
+
+def test_a_shared_folder_store_sweeps_only_old_temporaries(tmp_path):
+    import os
+    import time
+
+    from pipeline.store import SHARED_TEMP_AGE_S
+
+    (tmp_path / "images").mkdir()
+    fresh, old = tmp_path / "images" / "a.tmp-1.png", tmp_path / "images" / "b.tmp-2.png"
+    fresh.write_bytes(b"another run is writing this")
+    old.write_bytes(b"left by a crash")
+    os.utime(old, (time.time() - SHARED_TEMP_AGE_S - 60,) * 2)
+    assert Store(tmp_path, shared=True).sweep_temporaries() == 1
+    assert fresh.exists() and not old.exists()
+    assert Store(tmp_path).sweep_temporaries() == 1 and not fresh.exists()  # a private store: every one
 
 
 @pytest.mark.slow
