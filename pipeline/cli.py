@@ -106,7 +106,12 @@ def _make(project, out, only, force, shots, until, budget, runner) -> dict:
         from pipeline.report import console
 
         console.print(f"this run shows in the Prefect UI at {url}")
+    from pipeline import early_server
+
+    early_server.start()  # comes up while Prefect is imported below
     from pipeline.flow import run_flow
+
+    early_server.wait_until_ready()
 
     args = dict(only=only, force=force, shots=shots, until=until)
     with StageProgress() as bars:

@@ -1,0 +1,66 @@
+"""`film make` in a fresh process starts Prefect's ephemeral server itself, early, and stops it at exit."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import early_server
+from pipeline.errors import RuntimeFailure
+from tests.conftest import write_project
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _servers_of(home: Path) -> list[int]:
+    """Live uvicorn Prefect servers whose PREFECT_HOME is ``home``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"prefect.server.api.server:create_app" in command and f"PREFECT_HOME={home}".encode() in environ:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.slow
+def test_a_fresh_make_runs_against_its_own_early_server_and_stops_it(tmp_path):
+    home = tmp_path / "prefect-home"
+    project = write_project(tmp_path / "proj")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "make", str(project), "--out", str(tmp_path / "out"),
+                           "--until", "images"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (home / early_server.LOG_NAME).is_file()
+    with sqlite3.connect(home / "prefect.db") as db:  # the run was recorded in the project's Prefect home
+        runs = [name for (name,) in db.execute("select name from flow_run")]
+        tasks = {name for (name,) in db.execute("select name from task_run")}
+    assert len(runs) == 1 and runs[0].startswith("short · "), runs
+    assert {"script · screenplay", "images · shot 01"} <= tasks, tasks
+    assert _servers_of(home) == []  # stopped with the run
+
+
+def test_a_server_that_dies_is_a_runtime_failure_naming_its_log(tmp_path, monkeypatch):
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    log = tmp_path / early_server.LOG_NAME
+    monkeypatch.setattr(early_server, "_started", {"process": dead, "url": "http://127.0.0.1:9", "log": log})
+    with pytest.raises(RuntimeFailure, match=r"exited with code 3 \(its log: .*run-server.log\)") as info:
+        early_server.wait_until_ready(timeout=30)
+    assert "film ui" in info.value.hint and early_server._started == {}
+
+
+def test_nothing_is_started_once_prefect_is_imported_or_a_server_is_configured(monkeypatch):
+    import prefect  # noqa: F401 - imported in this test process: Prefect has read its settings already
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert early_server.start() is False and early_server._started == {}
+    monkeypatch.delitem(sys.modules, "prefect")  # as in a fresh process, but with a server configured
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert early_server.start() is False and early_server._started == {}
