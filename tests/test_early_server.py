@@ -1,6 +1,7 @@
 """`film make` in a fresh process starts Prefect's ephemeral server itself, early, and stops it at exit."""
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import subprocess
@@ -57,7 +58,7 @@ def test_a_server_that_dies_is_a_runtime_failure_naming_its_log(tmp_path, monkey
 
 
 def test_nothing_is_started_once_prefect_is_imported_or_a_server_is_configured(monkeypatch):
-    import prefect  # noqa: F401 - imported in this test process: Prefect has read its settings already
+    importlib.import_module("prefect")  # imported in this test process: Prefect has read its settings already
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     assert early_server.start() is False and early_server._started == {}
