@@ -268,7 +268,8 @@ def _signals_ignored() -> Iterator[None]:
 
 @contextmanager
 def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP (a closed terminal) stop the UI the way Ctrl-C does."""
+    """SIGTERM and SIGHUP (a closed terminal) stop the UI the way Ctrl-C does; SIGINT too when it was
+    started with SIGINT ignored (in the background of a script)."""
     if not _in_main_thread():
         yield
         return
@@ -276,7 +277,7 @@ def _signals_as_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS[1:]}
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
     try:
         yield
     finally:

@@ -153,23 +153,21 @@ def test_a_port_in_use_is_the_users_to_fix(tmp_path):
     assert not (tmp_path / ".prefect" / prefect_env.UI_FILE).exists()
 
 
-def _cli_has_ui() -> bool:
-    from pipeline.cli import app
-
-    return any((c.name or c.callback.__name__) == "ui" for c in app.registered_commands)
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def test_ctrl_c_stops_film_ui_cleanly(place):
-    """`film ui` as the user runs it: Ctrl-C (SIGINT to its process group) stops the server; exit 0, no traceback."""
+@pytest.mark.parametrize("started", ["in a terminal", "in the background of a script"])
+def test_ctrl_c_stops_film_ui_cleanly(place, started):
+    """`film ui` as the user runs it: Ctrl-C (SIGINT to its process group) stops the server; exit 0, no traceback.
+    Started with `&` from a script, a process begins with SIGINT ignored: SIGINT must stop it all the same."""
     env = dict(os.environ, PREFECT_HOME=str(place["home"]), PYTHONUNBUFFERED="1")
     env.pop("PREFECT_API_URL", None)
     port = free_port()
-    if _cli_has_ui():
-        argv = [sys.executable, "-m", "pipeline", "ui", "--port", str(port)]
-    else:  # until `film ui` is wired into pipeline/cli.py: the function it calls
-        argv = [sys.executable, "-c", f"from pipeline.ui import serve; serve(None, {port})"]
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    argv = [sys.executable, "-m", "pipeline", "ui", "--port", str(port)]
+    preexec = _ignore_sigint if started == "in the background of a script" else None
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, preexec_fn=preexec)
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -179,7 +177,12 @@ def test_ctrl_c_stops_film_ui_cleanly(place):
     assert "Prefect UI: http://127.0.0.1:" in output, output
     pid = json.loads(prefect_env.ui_file(place["home"]).read_text())["pid"]
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does; the server has its own group
-    rest, _ = proc.communicate(timeout=30)
+    try:
+        rest, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # leave no server behind: kill both groups, then fail
+        for group in (proc.pid, pid):
+            os.killpg(group, signal.SIGKILL)
+        pytest.fail(f"film ui did not stop within 30 s of SIGINT ({started}):\n{output}")
     output += rest
     assert proc.returncode == 0, output
     assert "Traceback" not in output and "stopped the Prefect server" in output, output
