@@ -4,7 +4,9 @@ Without a configured server, Prefect starts a temporary one (uvicorn serving ``c
 the flow needs its API, and the run waits for it: a few seconds of one core at the start of every run with
 work. Started here as soon as `film make` knows it has work, the same server comes up while we import
 Prefect and set up the flow. Prefect then finds it through PREFECT_API_URL, which is why this only happens
-before Prefect is imported in this process. Stopped when the process exits, like Prefect's own.
+before Prefect is imported in this process. Unlike Prefect's own, it runs in its own session, so a Ctrl-C
+interrupts the run but not the server the run still reports its end to; it is stopped when the process
+exits, and on Linux also when the process is killed.
 This module never imports Prefect.
 """
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +28,7 @@ HOST = "127.0.0.1"
 LOG_NAME = "run-server.log"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _started: dict[str, object] = {}  # "process", "url", "log" of this process's server
 
@@ -45,8 +49,9 @@ def start() -> bool:
                "--log-level", "error", "--lifespan", "on"]
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
     log = home / LOG_NAME
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
+    with open(log, "wb") as sink:  # its own session: a Ctrl-C stops the run, which then still reports to it
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
     url = f"http://{HOST}:{port}"
     _started.update(process=process, url=url, log=log)
     os.environ["PREFECT_API_URL"] = f"{url}/api"
@@ -81,6 +86,16 @@ def stop() -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the server's process, before it runs: on Linux, get SIGTERM when `film make` dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the atexit stop still covers every normal exit
+        pass
 
 
 def _free_port() -> int:

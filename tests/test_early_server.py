@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,47 @@ def test_nothing_is_started_once_prefect_is_imported_or_a_server_is_configured(m
     monkeypatch.delitem(sys.modules, "prefect")  # as in a fresh process, but with a server configured
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert early_server.start() is False and early_server._started == {}
+
+
+def _start_make(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """`film make` of the short project in its own session (as from a terminal), once its server is up."""
+    home = tmp_path / "prefect-home"
+    project = write_project(tmp_path / "proj")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "make", str(project), "--out", str(tmp_path / "out")],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _servers_of(home):
+        assert proc.poll() is None and time.monotonic() < deadline, "film make never started its server"
+        time.sleep(0.1)
+    time.sleep(3)  # the flow is running now
+    return proc, home
+
+
+def _wait_gone(home: Path, seconds: float = 15) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while _servers_of(home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _servers_of(home)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_terminal_ends_the_run_promptly_and_its_server(tmp_path):
+    proc, home = _start_make(tmp_path)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("film make hung after Ctrl-C")
+    assert proc.returncode == 130 and "Traceback" not in out and "interrupted" in out, out
+    assert _wait_gone(home) == []
+
+
+@pytest.mark.slow
+def test_a_killed_make_takes_its_server_along(tmp_path):
+    proc, home = _start_make(tmp_path)
+    proc.kill()  # SIGKILL: no atexit runs
+    proc.communicate(timeout=30)
+    assert _wait_gone(home) == []
