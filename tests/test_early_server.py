@@ -61,7 +61,7 @@ def test_a_server_that_dies_is_a_runtime_failure_naming_its_log(tmp_path, monkey
 
 def test_nothing_is_started_once_prefect_is_imported_or_a_server_is_configured(monkeypatch):
     importlib.import_module("prefect")  # imported in this test process: Prefect has read its settings already
-
+    monkeypatch.setattr(early_server, "_started", {})  # whatever an earlier in-process run of this session started
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     assert early_server.start() is False and early_server._started == {}
     monkeypatch.delitem(sys.modules, "prefect")  # as in a fresh process, but with a server configured
