@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 from pipeline import prefect_env
@@ -39,9 +40,9 @@ def start() -> bool:
     if _started or os.environ.get("PREFECT_API_URL") or "prefect" in sys.modules:
         return False
     spec = importlib.util.find_spec("prefect")
-    if spec is None or not spec.submodule_search_locations:
-        return False
     home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
+    if spec is None or not spec.submodule_search_locations or _profile_names_a_server(home):
+        return False
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.submodule_search_locations[0]).parent),
@@ -86,6 +87,17 @@ def stop() -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _profile_names_a_server(home: Path) -> bool:
+    """Whether the active Prefect profile sets PREFECT_API_URL (then Prefect uses that server, not ours)."""
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    return bool(profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
 
 
 def _die_with_parent() -> None:

@@ -42,7 +42,7 @@ def _artifact(ctx: RunContext, o: Outcome) -> dict[str, Any]:
     return {
         "key": o.key,
         "digest": o.record.get("digest"),
-        "path": _shown_path(ctx, ctx.store.root / o.record["files"]["main"]),
+        "path": _shown_path(ctx, ctx.store.local_path(o.record)),
         "backend": o.record.get("info", {}).get("backend"),
         "computed": o.computed,
         "wall_s": round(o.wall_s if o.computed else o.record.get("wall_s", 0.0), 3),

@@ -86,7 +86,7 @@ def share_screenplay(ctx: RunContext) -> str:
     """Keep the screenplay this run uses in the store, keyed by its text, so that workers on other machines
     (and workers here, while the user edits screenplay.yaml) read exactly this one; its key."""
     text = screenplay_file.dump(ctx.screenplay)  # what this run parsed, whatever the file holds by now
-    key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+    key = screenplay_file.text_digest(text)
 
     def write(paths: dict[str, Path]) -> dict[str, Any]:
         paths["main"].write_text(text, encoding="utf-8")

@@ -137,9 +137,13 @@ class Store:
             self.remote.fetch(record["files"][name], path, expected)
         return path
 
+    def journal_path(self, stage: str, key: str) -> Path:
+        """Where a job's provider journal lives in this process's store."""
+        return self.root / stage / f"{key}.journal.json"
+
     def journal(self, stage: str, key: str) -> Path:
         """Where a job keeps its provider journal (a copy of the remote's when another worker left one)."""
-        path = self.root / stage / f"{key}.journal.json"
+        path = self.journal_path(stage, key)
         if self.remote and not path.is_file():
             found = self.remote.read_json(f"{stage}/{path.name}")
             if found is not None:
@@ -159,7 +163,7 @@ class Store:
 
     def drop_journal(self, stage: str, key: str) -> None:
         """Forget a job's journal once its result is stored."""
-        path = self.root / stage / f"{key}.journal.json"
+        path = self.journal_path(stage, key)
         path.unlink(missing_ok=True)
         if path in self._shared_journals:
             self._shared_journals.discard(path)

@@ -69,6 +69,19 @@ def test_nothing_is_started_once_prefect_is_imported_or_a_server_is_configured(m
     assert early_server.start() is False and early_server._started == {}
 
 
+def test_nothing_is_started_when_the_active_prefect_profile_names_a_server(monkeypatch, tmp_path):
+    monkeypatch.setattr(early_server, "_started", {})
+    monkeypatch.delitem(sys.modules, "prefect")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILE", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILES_PATH", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    (tmp_path / "profiles.toml").write_text('active = "team"\n[profiles.team]\n'
+                                            'PREFECT_API_URL = "http://prefect.example:4200/api"\n')
+    assert early_server.start() is False and early_server._started == {}
+    assert "PREFECT_API_URL" not in os.environ
+
+
 def _start_make(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     """`film make` of the short project in its own session (as from a terminal), once its server is up."""
     home = tmp_path / "prefect-home"
