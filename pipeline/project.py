@@ -1,6 +1,7 @@
 """The project file: validated once, up front, into frozen models; paths relative to the file."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +118,14 @@ class RunnerConfig(Frozen):
     workers: int = Field(default=2, ge=1, le=64)  # LocalCluster worker processes
 
 
+def auto_workers() -> int:
+    """Local jobs at once for ``workers: auto``: one more than the CPU cores this process may use, so that a
+    job waiting on its ffmpeg pipe or on the GIL never leaves a core idle (2 cores: 3 jobs made the pride
+    chapter 3 % faster; 4 jobs no faster than 3)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(32, cores + 1))
+
+
 def _secret_names(options: Any, prefix: str = "") -> list[str]:
     """The option names (dotted, at any depth) that look like they hold a credential."""
     if not isinstance(options, dict):
@@ -183,12 +192,21 @@ class Project(Frozen):
     narrator_voice: str | None = None
     stages: StagesConfig = StagesConfig()
     finish: FinishConfig = FinishConfig()
-    workers: int = Field(default=2, ge=1, le=32)
+    workers: int = Field(default_factory=auto_workers, ge=1, le=32)  # or "auto"
     concurrency: dict[str, int] = Field(default_factory=dict)  # provider -> calls in flight (e.g. luma: 4)
     retries: RetryConfig = RetryConfig()
     runner: RunnerConfig = RunnerConfig()
     store: StoreConfig = StoreConfig()
     prices: dict[str, float] = Field(default_factory=dict)  # "provider/item" -> USD per unit, over the defaults
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _auto_workers(cls, value: Any) -> Any:
+        if value == "auto":
+            return auto_workers()
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError(f"expected a number of shots worked on at once (1-32) or auto")
+        return value
 
     @field_validator("concurrency")
     @classmethod

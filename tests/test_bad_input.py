@@ -42,6 +42,13 @@ def test_wrong_type(cli, tmp_path):
     assert_user_error(code, out, "seed", "integer")
 
 
+@pytest.mark.parametrize("value, needle", [('"many"', "or auto"), ("0", "greater than or equal to 1")])
+def test_bad_workers(cli, tmp_path, value, needle):
+    path = write_project(tmp_path, workers=value)
+    code, out = cli("check", path)
+    assert_user_error(code, out, "project.yaml:", "workers", needle)
+
+
 def test_unknown_backend_lists_known_ones(cli, tmp_path):
     path = write_project(tmp_path, extra="stages:\n  images: {backend: picasso}\n")
     code, out = cli("check", path)
