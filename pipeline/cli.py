@@ -87,7 +87,7 @@ def _make(project, out, only, force, shots, until, budget, runner) -> dict:
     from pipeline.context import open_context
     from pipeline.finish import finish_run
     from pipeline.plan import make_selection
-    from pipeline.project import check_backends_can_run
+    from pipeline.project import check_backends_can_run, warm_up_backends
 
     started = time.perf_counter()
     if runner not in (None, "threads", "dask"):
@@ -109,6 +109,8 @@ def _make(project, out, only, force, shots, until, budget, runner) -> dict:
     from pipeline import early_server
 
     early_server.start()  # comes up while Prefect is imported below
+    if (runner or ctx.project.runner.kind) == "threads":  # Dask workers import in their own processes
+        warm_up_backends(ctx.loaded, tuple(sel.run))
     from pipeline.flow import run_flow
 
     early_server.wait_until_ready()

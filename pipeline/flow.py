@@ -13,7 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pipeline import progress
 from pipeline.artifacts import publish_artifacts
 from pipeline.context import RunContext, RunRef, context_for, open_context, register
-from pipeline.finish import finish_run
+from pipeline.finish import finish_run, sheet_in_background
 from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
 from pipeline.plan import Selection, make_selection, plan_to_run
 from pipeline.script_stage import ensure_screenplay, script_outcome, share_screenplay
@@ -119,7 +119,9 @@ def run_stages(ctx: RunContext, run: RunRef, sel: Selection, remote: bool) -> di
         parts = [(s, outcomes[("animation", s.shot)], outcomes[("narration", s.shot)]) for s in ctx.shots()]
         parts = [part for part in parts if not (part[1].refused or part[2].refused)]
         if parts:  # the film goes on without refused shots; the summary lists them
+            sheet = sheet_in_background(ctx, outcomes)
             outcomes[("stitch", None)] = stitch_task(ctx, parts, sel.forced("stitch", None))
+            sheet.join()
     elif status == "cached":
         outcomes[("stitch", None)] = _cached(plan, "stitch", None)
     return outcomes

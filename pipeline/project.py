@@ -300,3 +300,12 @@ def check_backends_can_run(loaded: LoadedProject, stages: tuple[str, ...] = STAG
     if found:
         raise UserError("\n".join(found), "set the missing keys in your environment, install the missing packages "
                         "(pip install -e \".[cloud]\" for the cloud backends), or pick other backends")
+
+
+def warm_up_backends(loaded: LoadedProject, stages: tuple[str, ...]) -> None:
+    """Import the chosen backends' packages in a background thread: a run with work spends its first seconds
+    waiting for Prefect's server with a core to spare, and every import done then is one its jobs skip."""
+    import threading
+
+    backends = [loaded.backends[stage] for stage in stages]
+    threading.Thread(target=lambda: [b.warm_up() for b in backends], name="film-warm-up", daemon=True).start()

@@ -52,6 +52,14 @@ class Backend:
             found.append("no GPU found")
         return found
 
+    def warm_up(self) -> None:
+        """Import what this backend needs ahead of its first job; a failure is left for that job to report."""
+        for module in self.packages:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - the job itself raises it with its context
+                return
+
     def identity(self) -> dict[str, Any]:
         """Name, version and options: the part of every cache key that belongs to the backend."""
         options = self.options.model_dump(mode="json", exclude=set(self.unkeyed_options))
