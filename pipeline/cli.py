@@ -109,10 +109,10 @@ def _make(project, out, only, force, shots, until, budget, runner) -> dict:
     from pipeline import early_server
 
     early_server.start()  # comes up while Prefect is imported below
-    if (runner or ctx.project.runner.kind) == "threads":  # Dask workers import in their own processes
-        warm_up_backends(ctx.loaded, tuple(sel.run))
     from pipeline.flow import run_flow
 
+    if (runner or ctx.project.runner.kind) == "threads":  # Dask workers import in their own processes
+        warm_up_backends(ctx.loaded, tuple(sel.run))
     early_server.wait_until_ready()
 
     args = dict(only=only, force=force, shots=shots, until=until)
