@@ -307,5 +307,8 @@ def warm_up_backends(loaded: LoadedProject, stages: tuple[str, ...]) -> None:
     waiting for Prefect's server with a core to spare, and every import done then is one its jobs skip."""
     import threading
 
-    backends = [loaded.backends[stage] for stage in stages]
-    threading.Thread(target=lambda: [b.warm_up() for b in backends], name="film-warm-up", daemon=True).start()
+    def warm_up() -> None:
+        for stage in stages:
+            loaded.backends[stage].warm_up()
+
+    threading.Thread(target=warm_up, name="film-warm-up", daemon=True).start()
