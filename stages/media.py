@@ -87,15 +87,19 @@ def x264_args(preset: str, crf: int, extra: str = "") -> list[str]:
 
 class FrameReader:
     """Decode a video forward into I420 frames at a given size and rate (covering the frame, centre-cropped
-    where the aspect differs), one single-threaded ffmpeg process."""
+    where the aspect differs), one single-threaded ffmpeg process.
 
-    def __init__(self, path: Path, size: tuple[int, int], fps: int) -> None:
+    ``frames`` caps how many are decoded: ffmpeg decodes dozens of frames ahead of the reader, all wasted
+    when it is closed early, so a reader that knows its need says so."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: int, frames: int | None = None) -> None:
         w, h = size
         self.path, self.size, self.frame_bytes = Path(path), size, w * h * 3 // 2
         self._log: IO[bytes] = tempfile.TemporaryFile()
         scale = f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},fps={fps}"
+        limit = ["-frames:v", str(max(1, frames))] if frames is not None else []
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
-               "-i", str(self.path), "-vf", scale, "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1"]
+               "-i", str(self.path), "-vf", scale, *limit, "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1"]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL)
         widen_pipe(self._proc.stdout)
 

@@ -77,6 +77,25 @@ def test_reader_gives_every_frame_at_the_film_size_then_none(tmp_path):
     assert lumas == sorted(lumas) and lumas[-1] - lumas[0] > 50
 
 
+def test_reader_told_its_need_stops_there(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, SIZE, 8)
+    reader = FrameReader(clip, SIZE, 12, frames=3)
+    first = [reader.read() for _ in range(3)]
+    assert reader.read() is None  # the decoder stopped after the three frames asked for
+    reader.close()
+    assert [round(float(i420_planes(f, SIZE)[0].mean())) for f in first] == \
+        [round(float(i420_planes(f, SIZE)[0].mean())) for f in whole_clip(clip)[:3]]
+
+
+def whole_clip(clip: Path) -> list:
+    reader, frames = FrameReader(clip, SIZE, 12), []
+    while (frame := reader.read()) is not None:
+        frames.append(frame)
+    reader.close()
+    return frames
+
+
 def test_reader_of_a_broken_file_names_it(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all")

@@ -37,15 +37,17 @@ class ClipSource:
     shorter than its narration is slowed down to fit (in-between frames blended), and past its end it holds
     the last frame."""
 
-    def __init__(self, shot: StitchShot, size: tuple[int, int], fps: int) -> None:
-        self.reader = FrameReader(shot.clip_path, size, fps)
+    def __init__(self, shot: StitchShot, size: tuple[int, int], fps: int, until: float | None = None) -> None:
+        """``until``: the latest shot time (seconds) the picture will be asked for; the clip is not decoded past it."""
+        self.stretched = stretch(shot) < 1.0
+        self.rate = fps * stretch(shot)
+        self.last = max(0, round(shot.clip_duration * fps) - 1)
+        needed = None if until is None else int(max(0.0, until) * self.rate) + 2  # + the frame blended in
+        self.reader = FrameReader(shot.clip_path, size, fps, frames=needed)
         first = self.reader.read()
         if first is None:
             self.reader.close()
             raise StageError(f"the clip of shot {shot.number}, {shot.clip_path}, has no frames")
-        self.stretched = stretch(shot) < 1.0
-        self.rate = fps * stretch(shot)
-        self.last = max(0, round(shot.clip_duration * fps) - 1)
         self.index, self.current, self.previous = 0, first, first
 
     def _seek(self, index: int) -> Any:
@@ -91,9 +93,12 @@ class SegmentPainter:
         self.overlays: dict[tuple[str, ...], Overlay] = {}
 
     def _picture(self, shot: int, into: int) -> Any:
+        tl = self.timeline
         if shot not in self.sources:
-            self.sources[shot] = ClipSource(self.shots[shot], self.size, self.timeline.fps)
-        return self.sources[shot].at(into / self.timeline.fps)
+            # the shot is seen up to the segment's end or its own dissolve out, whichever comes first
+            last = min(self.first + len(self.cues), tl.frames[shot + 1] + tl.fade_out(shot)) - 1 - tl.frames[shot]
+            self.sources[shot] = ClipSource(self.shots[shot], self.size, tl.fps, until=last / tl.fps)
+        return self.sources[shot].at(into / tl.fps)
 
     def _overlay(self, cue: Cue) -> Overlay:
         if cue.lines not in self.overlays:
