@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -50,14 +51,23 @@ def make_film(server: Server, project: Path, out: Path, *args: str) -> subproces
 
 
 def api(server: Server, path: str, body: Any = None, method: str | None = None, timeout: float = 10.0) -> Any:
-    """Call the server's REST API (``path`` under /api, never through a proxy); the decoded JSON reply."""
+    """Call the server's REST API (``path`` under /api, never through a proxy); the decoded JSON reply.
+
+    A 503 is retried after a pause, as Prefect's own client does: its server answers so while SQLite is
+    busy (say, recording the events of a run that just ended)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{server.url}/api{path}", data=data, method=method or ("GET" if data is None else "POST"),
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=timeout) as reply:
-        text = reply.read()
-    return json.loads(text) if text else None
+    for pause in (0.5, 1.0, 2.0, 4.0, None):
+        try:
+            with opener.open(request, timeout=timeout) as reply:
+                text = reply.read()
+            return json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or pause is None:
+                raise
+            time.sleep(pause)
 
 
 def flow_runs(server: Server, flow_name: str = "film") -> list[dict[str, Any]]:
