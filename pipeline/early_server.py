@@ -60,6 +60,11 @@ def start() -> bool:
     return True
 
 
+def owned() -> bool:
+    """Whether this process started the server its run reports to (a server that ends with the run)."""
+    return "process" in _started
+
+
 def wait_until_ready(timeout: float = START_TIMEOUT_S) -> None:
     """Return once the started server answers (at once when none was started); fail naming its log otherwise."""
     if not _started:

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline import progress
+from pipeline import early_server, progress
 from pipeline.artifacts import publish_artifacts
 from pipeline.context import RunContext, RunRef, context_for, open_context, register
 from pipeline.finish import finish_run, sheet_in_background
@@ -198,5 +200,12 @@ def run_flow(ctx: RunContext, sel_args: dict[str, Any], runner: str | None = Non
     kind = runner or ctx.project.runner.kind
     configured = film_flow.with_options(task_runner=task_runner(ctx, kind))
     label = f"{ctx.project.name} · {time.strftime('%m-%d %H:%M:%S')}"
-    return configured(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label, budget=ctx.desk.budget_usd,
-                      remote=kind == "dask", **sel_args)
+    with _without_heartbeats() if early_server.owned() else nullcontext():
+        return configured(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label,
+                          budget=ctx.desk.budget_usd, remote=kind == "dask", **sel_args)
+
+
+def _without_heartbeats():
+    """Settings for a run on its own server: heartbeats tell a lasting server that a run still lives, but this
+    one ends with the run, and the flow would wait up to a second at its end for the heartbeat thread."""
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})

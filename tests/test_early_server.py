@@ -45,8 +45,11 @@ def test_a_fresh_make_runs_against_its_own_early_server_and_stops_it(tmp_path):
     with sqlite3.connect(home / "prefect.db") as db:  # the run was recorded in the project's Prefect home
         runs = [name for (name,) in db.execute("select name from flow_run")]
         tasks = {name for (name,) in db.execute("select name from task_run")}
+        events = {name for (name,) in db.execute("select event from events")}
     assert len(runs) == 1 and runs[0].startswith("short · "), runs
     assert {"script · screenplay", "images · shot 01"} <= tasks, tasks
+    # events reach the database, but no heartbeats: nothing outlives the run to watch for them
+    assert "prefect.flow-run.Completed" in events and "prefect.flow-run.heartbeat" not in events, events
     assert _servers_of(home) == []  # stopped with the run
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write_project
-from tests.prefect_server import REPO, api, film_env, make_film, task_run_names, wait_for
+from tests.prefect_server import REPO, api, film_env, flow_runs, make_film, task_run_names, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,14 @@ TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 REGISTER_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
+EVENTS_TIMEOUT_S = 30.0
+
+
+def _heartbeats(server, flow_run_id: str) -> list[dict[str, Any]]:
+    """The recorded heartbeat events of one flow run."""
+    query = {"filter": {"event": {"name": ["prefect.flow-run.heartbeat"]},
+                        "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]}}, "limit": 5}
+    return api(server, "/events/filter", query)["events"]
 
 
 def _deployment(server) -> dict[str, Any] | None:
@@ -54,6 +62,8 @@ def test_served_deployment_redoes_one_shot(prefect_server, tmp_path: Path) -> No
     out = tmp_path / "out"
     make_film(server, project, out)
     before = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    made = flow_runs(server)[0]["id"]  # a lasting server hears the run's heartbeats (a run's own server does not)
+    wait_for(lambda: _heartbeats(server, made), EVENTS_TIMEOUT_S, f"a heartbeat of flow run {made}")
 
     log = tmp_path / "serve.log"
     # The runner polls for scheduled runs every 10 s by default; once a second keeps this test short.
