@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -302,13 +303,17 @@ def check_backends_can_run(loaded: LoadedProject, stages: tuple[str, ...] = STAG
                         "(pip install -e \".[cloud]\" for the cloud backends), or pick other backends")
 
 
-def warm_up_backends(loaded: LoadedProject, stages: tuple[str, ...]) -> None:
-    """Import the chosen backends' packages in a background thread: a run with work spends its first seconds
-    waiting for Prefect's server with a core to spare, and every import done then is one its jobs skip."""
-    import threading
+def warm_up_backends(loaded: LoadedProject, stages: tuple[str, ...]) -> threading.Thread:
+    """Import the chosen backends' packages, then load the narration voices, in a background thread: a run with
+    work spends its first seconds waiting for Prefect's server with a core to spare, and every import or load
+    done then is one its jobs skip. Returns the (daemon) thread."""
+    project = loaded.project
+    voices = dict.fromkeys([project.narrator_voice, *(c.voice for c in project.characters if c.voice)])
 
     def warm_up() -> None:
         for stage in stages:
-            loaded.backends[stage].warm_up()
+            loaded.backends[stage].warm_up(voices if stage == "narration" else ())
 
-    threading.Thread(target=warm_up, name="film-warm-up", daemon=True).start()
+    thread = threading.Thread(target=warm_up, name="film-warm-up", daemon=True)
+    thread.start()
+    return thread

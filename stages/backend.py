@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Collection
 
 from pydantic import BaseModel
 
@@ -52,8 +52,9 @@ class Backend:
             found.append("no GPU found")
         return found
 
-    def warm_up(self) -> None:
-        """Import what this backend needs ahead of its first job; a failure is left for that job to report."""
+    def warm_up(self, voices: Collection[str | None] = ()) -> None:
+        """Import what this backend needs ahead of its first job (a narrator also loads the run's ``voices``);
+        a failure is left for that job to report."""
         for module in self.packages:
             try:
                 importlib.import_module(module)

@@ -165,6 +165,17 @@ def test_piper_rejects_missing_unknown_and_broken_voices(piper: PiperNarrator, t
         speak(piper, tmp_path, "Hello there.", voice=str(broken))
 
 
+def test_piper_warm_up_loads_the_runs_voices_and_leaves_bad_ones_to_their_shots(tmp_path: Path) -> None:
+    backend = PiperNarrator()
+    backend.warm_up(["joe", None, "alice", str(tmp_path / "nobody.onnx")])  # None: the bundled voice too
+    (loaded,) = backend._voices.values()  # joe, once; the bad voices raise nothing here
+    result = speak(backend, tmp_path, "Hello there.")
+    assert list(backend._voices.values()) == [loaded]  # the shot used the voice warm-up loaded
+    assert_sound_timings(result, sentences=1)
+    with pytest.raises(InputError, match="unknown piper voice 'alice'"):
+        speak(backend, tmp_path, "Hello there.", voice="alice")
+
+
 @pytest.mark.parametrize("backend", [PiperNarrator, EspeakNarrator])
 @pytest.mark.parametrize("text", ["", "   \n ", '" — "'])
 def test_nothing_to_say_is_an_input_error(backend: type, text: str, tmp_path: Path) -> None:
