@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from stages.contracts import NarrationRequest, NarrationResult, Narrator
 from stages.errors import InputError
 from stages.narration.espeak import EspeakNarrator
+from stages.narration import piper as piper_module
 from stages.narration.piper import PiperNarrator
 from stages.narration.speech import EDGE_SILENCE, KEEP_SILENCE, assemble
 from stages.registry import backend_class
@@ -165,15 +166,15 @@ def test_piper_rejects_missing_unknown_and_broken_voices(piper: PiperNarrator, t
         speak(piper, tmp_path, "Hello there.", voice=str(broken))
 
 
-def test_piper_warm_up_loads_the_runs_voices_and_leaves_bad_ones_to_their_shots(tmp_path: Path) -> None:
-    backend = PiperNarrator()
-    backend.warm_up(["joe", None, "alice", str(tmp_path / "nobody.onnx")])  # None: the bundled voice too
-    (loaded,) = backend._voices.values()  # joe, once; the bad voices raise nothing here
-    result = speak(backend, tmp_path, "Hello there.")
-    assert list(backend._voices.values()) == [loaded]  # the shot used the voice warm-up loaded
-    assert_sound_timings(result, sentences=1)
+def test_piper_warm_up_loads_the_runs_voices_for_every_narrator_of_the_process(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(piper_module, "_VOICES", {})  # as in a fresh process
+    PiperNarrator().warm_up(["joe", None, "alice", str(tmp_path / "nobody.onnx")])  # None: the bundled voice too
+    (loaded,) = piper_module._VOICES.values()  # joe, once; the bad voices raise nothing here
+    flows_own = PiperNarrator()  # the flow loads the project again: another backend object
+    assert_sound_timings(speak(flows_own, tmp_path, "Hello there."), sentences=1)
+    assert list(piper_module._VOICES.values()) == [loaded]  # the shot used the voice warm-up loaded
     with pytest.raises(InputError, match="unknown piper voice 'alice'"):
-        speak(backend, tmp_path, "Hello there.", voice="alice")
+        speak(flows_own, tmp_path, "Hello there.", voice="alice")
 
 
 @pytest.mark.parametrize("backend", [PiperNarrator, EspeakNarrator])
@@ -184,7 +185,8 @@ def test_nothing_to_say_is_an_input_error(backend: type, text: str, tmp_path: Pa
     assert not (tmp_path / "out.wav").exists()
 
 
-def test_piper_is_safe_from_two_threads(tmp_path: Path) -> None:
+def test_piper_is_safe_from_two_threads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(piper_module, "_VOICES", {})
     backend = PiperNarrator()
     results: list[NarrationResult] = []
     threads = [
@@ -195,7 +197,7 @@ def test_piper_is_safe_from_two_threads(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(results) == 2 and len(backend._voices) == 1
+    assert len(results) == 2 and len(piper_module._VOICES) == 1
     for result in results:
         assert_sound_timings(result, sentences=2)
 

