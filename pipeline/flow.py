@@ -200,7 +200,7 @@ def run_flow(ctx: RunContext, sel_args: dict[str, Any], runner: str | None = Non
     kind = runner or ctx.project.runner.kind
     configured = film_flow.with_options(task_runner=task_runner(ctx, kind))
     label = f"{ctx.project.name} · {time.strftime('%m-%d %H:%M:%S')}"
-    with _without_heartbeats() if early_server.owned() else nullcontext():
+    with _without_heartbeats() if early_server.skips_heartbeats() else nullcontext():
         return configured(project=str(ctx.loaded.path), out=str(ctx.out_dir), label=label,
                           budget=ctx.desk.budget_usd, remote=kind == "dask", **sel_args)
 

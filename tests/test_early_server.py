@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import early_server
+from pipeline import early_server, server_settings
 from pipeline.errors import RuntimeFailure
 from tests.conftest import write_project
 
@@ -54,7 +54,14 @@ def test_a_fresh_make_runs_against_its_own_early_server_and_stops_it(tmp_path):
     assert "prefect.flow-run.Completed" in events and "prefect.flow-run.heartbeat" not in events, events
     with sqlite3.connect(home / "prefect.db") as db:  # the server migrated a new database and that was noted
         (revision,) = db.execute("select version_num from alembic_version").fetchone()
-    assert json.loads((home / early_server.DB_NOTE).read_text())["revision"] == revision
+    assert json.loads((home / server_settings.DB_NOTE).read_text())["revision"] == revision
+    package = Path(importlib.util.find_spec("prefect").submodule_search_locations[0])
+    clean = {k: v for k, v in env.items() if not k.startswith(server_settings.MIGRATE + server_settings.BLOCKS)}
+    with pytest.MonkeyPatch.context() as patch:  # what the next run's server is told, from this very database
+        patch.setattr(os, "environ", clean)
+        patch.chdir(REPO)  # where the runs above ran
+        assert server_settings.spared_start_work(home, package, {}) == {
+            server_settings.BLOCKS[0]: "false", server_settings.MIGRATE[0]: "false"}
     again = subprocess.run([sys.executable, "-m", "pipeline", "make", str(project), "--out", str(tmp_path / "out"),
                             "--until", "images", "--force", "images", "--shots", "1"],
                            env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -94,46 +101,6 @@ def test_nothing_is_started_when_the_active_prefect_profile_names_a_server(monke
                                             'PREFECT_API_URL = "http://prefect.example:4200/api"\n')
     assert early_server.start() is False and early_server._started == {}
     assert "PREFECT_API_URL" not in os.environ
-
-
-def _migrated_home(home: Path, package: Path, revision: str, migrations: list[str]) -> None:
-    """A Prefect home whose database is at ``revision``, and a Prefect package shipping ``migrations``."""
-    home.mkdir(exist_ok=True)
-    with sqlite3.connect(home / "prefect.db") as db:
-        db.execute("create table if not exists alembic_version (version_num varchar(32) not null)")
-        db.execute("delete from alembic_version")
-        db.execute("insert into alembic_version values (?)", (revision,))
-    versions = package / "server" / "database" / "_migrations" / "versions" / "sqlite"
-    shutil.rmtree(versions, ignore_errors=True)
-    versions.mkdir(parents=True)
-    for name in migrations:
-        (versions / name).write_text("")
-
-
-def test_the_run_server_skips_migrations_only_where_a_server_left_this_schema(tmp_path, monkeypatch):
-    for name in ("PREFECT_API_DATABASE_MIGRATE_ON_START", "PREFECT_API_BLOCKS_REGISTER_ON_START",
-                 "PREFECT_API_DATABASE_CONNECTION_URL"):
-        monkeypatch.delenv(name, raising=False)
-    home, package = tmp_path / "home", tmp_path / "prefect"
-    _migrated_home(home, package, "rev2", ["0001_a.py", "0002_b.py"])
-
-    def spared() -> dict[str, str]:
-        return early_server._spared_start_work(home, package, {})
-
-    assert spared() == {"PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}  # nothing noted yet: migrate
-    early_server._write_note(*early_server._database_note(home, package))  # what a migrating server's run notes
-    assert spared() == {"PREFECT_API_BLOCKS_REGISTER_ON_START": "false", early_server.MIGRATE: "false"}
-    monkeypatch.setenv(early_server.MIGRATE, "true")  # the user's setting wins
-    assert early_server.MIGRATE not in spared()
-    monkeypatch.delenv(early_server.MIGRATE)
-    assert early_server.MIGRATE not in early_server._spared_start_work(
-        home, package, {"PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://db/prefect"})
-    _migrated_home(home, package, "rev2", ["0001_a.py", "0002_b.py", "0003_c.py"])  # a Prefect with a new migration
-    assert early_server.MIGRATE not in spared()
-    _migrated_home(home, package, "rev1", ["0001_a.py", "0002_b.py"])  # a database some other Prefect moved
-    assert early_server.MIGRATE not in spared()
-    (home / "prefect.db").unlink()  # no database: a server creates it
-    assert early_server.MIGRATE not in spared()
 
 
 def _start_make(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
