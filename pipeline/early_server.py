@@ -86,7 +86,7 @@ def wait_until_ready(timeout: float = START_TIMEOUT_S) -> None:
             raise RuntimeFailure(f"the local Prefect server for this run {why} (its log: {log})",
                                  "run again; if it keeps failing, look at that log, or start `film ui` and run against it")
         time.sleep(0.05)
-    if _started["migrated"] is not None:  # it migrated the database at its start: note the revision it left
+    if _started.get("migrated") is not None:  # it migrated the database at its start: note the revision it left
         server_settings.write_note(*server_settings.database_note(*_started["migrated"]))
 
 
