@@ -8,7 +8,6 @@ reads the setting under, in the environment or the active profile, and no Prefec
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +15,8 @@ import sqlite3
 import tomllib
 from pathlib import Path
 from typing import Mapping
+
+from pipeline.store import write_json_atomic
 
 DB_NOTE = "film-db.json"  # the revision a migrating server left the database at, and the migrations that made it
 # Every name Prefect reads each setting under (current name first).
@@ -64,7 +65,8 @@ def spared_start_work(home: Path, package: Path, profile: Mapping[str, object]) 
     if settings_files(Path.cwd()):
         return {}
     spare = {} if user_setting(BLOCKS, profile) is not None else {BLOCKS[0]: "false"}
-    if user_setting(MIGRATE + DATABASE, profile) is None and read_note(home) == database_note(home, package):
+    noted = user_setting(MIGRATE + DATABASE, profile) is None and read_note(home)
+    if noted and noted == database_note(home, package):
         spare[MIGRATE[0]] = "false"
     return spare
 
@@ -112,13 +114,10 @@ def read_note(home: Path) -> tuple[Path, dict[str, str]] | None:
 def write_note(path: Path, note: dict[str, str | None]) -> None:
     """Write the database note (atomically), or remove it when the database shows no revision; a failure only
     costs later runs their migration check."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         if None in note.values():
             path.unlink(missing_ok=True)
-            return
-        temporary.write_text(json.dumps(note), encoding="utf-8")
-        os.replace(temporary, path)
+        else:
+            write_json_atomic(path, note)
     except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+        pass
