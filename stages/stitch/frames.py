@@ -39,8 +39,9 @@ class ClipSource:
 
     def __init__(self, shot: StitchShot, size: tuple[int, int], fps: int, until: float | None = None) -> None:
         """``until``: the latest shot time (seconds) the picture will be asked for; the clip is not decoded past it."""
-        self.stretched = stretch(shot) < 1.0
-        self.rate = fps * stretch(shot)
+        factor = stretch(shot)
+        self.stretched = factor < 1.0
+        self.rate = fps * factor
         self.last = max(0, round(shot.clip_duration * fps) - 1)
         needed = None if until is None else int(max(0.0, until) * self.rate) + 2  # + the frame blended in
         self.reader = FrameReader(shot.clip_path, size, fps, frames=needed)
