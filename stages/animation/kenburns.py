@@ -11,7 +11,7 @@ from pydantic import Field
 from stages.backend import Backend
 from stages.contracts import AnimationRequest, AnimationResult, Frozen
 from stages.errors import InputError
-from stages.media import FAST_X264, FrameWriter, rgb_to_ycbcr, x264_args
+from stages.media import FrameWriter, rgb_to_ycbcr, x264_args
 
 # Phrases of a shot's ``motion`` and the camera move they name; the first match wins.
 MOTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -23,9 +23,12 @@ MOTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("drift down", "tilt down", "pan down"), "down"),
 )
 
-# Clips are intermediates the stitch decodes again: x264's fast-decode settings (no CABAC, no deblocking,
-# no weighted B) make encoding and that decode ~1 ms/frame cheaper each at the same SSIM for ~20 % more bytes.
-CLIP_X264 = f"{FAST_X264}:cabac=0:no-deblock=1:weightb=0"
+# Clips are intermediates the stitch decodes again, so they trade bytes for encoder time: x264's ultrafast
+# preset (no CABAC, deblocking, lookahead or adaptive quantisation) plus fixed B-frames encodes a pan ~1.2 ms
+# a frame faster than veryfast with fast-decode settings, decodes ~0.1 ms slower and is closer to the source
+# (SSIM 0.9962 vs 0.9951 at CRF 18) in ~3x the bytes.
+CLIP_PRESET = "ultrafast"
+CLIP_X264 = "bframes=3:b-adapt=0"
 
 
 class KenBurnsOptions(Frozen):
@@ -33,7 +36,7 @@ class KenBurnsOptions(Frozen):
 
     zoom: float = Field(default=0.12, ge=0.0, le=0.5)
     crf: int = Field(default=18, ge=0, le=51)
-    preset: str = "veryfast"
+    preset: str = CLIP_PRESET
     x264_params: str = CLIP_X264
 
 
