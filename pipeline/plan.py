@@ -29,17 +29,39 @@ SHOT_STAGES = ("images", "narration", "animation")
 
 def _stage_list(value: list[str] | None, flag: str) -> frozenset[str]:
     names = {part.strip() for item in value or () for part in item.split(",") if part.strip()}
+    if value is not None and not names:
+        raise UserError(f"{flag}: no stage given", f"name one or more of: {', '.join(STAGES)}")
     unknown = sorted(names - set(STAGES))
     if unknown:
         raise UserError(f"{flag}: unknown stage {', '.join(unknown)}", f"stages are: {', '.join(STAGES)}")
     return frozenset(names)
 
 
-def parse_shots(value: str | None) -> frozenset[int] | None:
-    """Parse ``3,5-7`` into {3, 5, 6, 7}."""
-    if not value:
+@dataclass(frozen=True)
+class ShotSet:
+    """Shot numbers as the inclusive ranges the user wrote (``3,5-7``), never expanded one by one."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+    def __contains__(self, shot: object) -> bool:
+        return isinstance(shot, int) and any(low <= shot <= high for low, high in self.ranges)
+
+    def missing_from(self, have: set[int]) -> list[str]:
+        """The parts of this set that are not in ``have``, as numbers and ranges (``9``, ``12-40``)."""
+        missing: list[str] = []
+        for low, high in sorted(self.ranges):
+            inside = sorted(n for n in have if low <= n <= high)
+            for start, stop in zip([low] + [n + 1 for n in inside], inside + [high + 1]):
+                if start < stop:
+                    missing.append(str(start) if start == stop - 1 else f"{start}-{stop - 1}")
+        return list(dict.fromkeys(missing))
+
+
+def parse_shots(value: str | None) -> ShotSet | None:
+    """Parse ``3,5-7`` into the set of shots 3, 5, 6 and 7 (None when the flag is not given)."""
+    if value is None:
         return None
-    numbers: set[int] = set()
+    ranges = []
     for part in value.split(","):
         match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not match:
@@ -47,8 +69,8 @@ def parse_shots(value: str | None) -> frozenset[int] | None:
         low, high = int(match.group(1)), int(match.group(2) or match.group(1))
         if high < low:
             raise UserError(f"--shots: range {part.strip()} goes backwards", "write ranges low-high, like 5-7")
-        numbers.update(range(low, high + 1))
-    return frozenset(numbers)
+        ranges.append((low, high))
+    return ShotSet(tuple(ranges))
 
 
 def ancestors(stage: str) -> set[str]:
@@ -65,7 +87,7 @@ class Selection:
 
     run: frozenset[str] = frozenset(STAGES)
     force: frozenset[str] = frozenset()
-    shots: frozenset[int] | None = None
+    shots: ShotSet | None = None
     only: bool = False
 
     def in_scope(self, stage: str, shot: int | None) -> bool:
@@ -81,10 +103,11 @@ class Selection:
     def check_shots(self, shots: tuple[Shot, ...]) -> None:
         """Fail when --shots names shots the screenplay does not have."""
         have = {s.shot for s in shots}
-        missing = sorted((self.shots or set()) - have)
+        missing = self.shots.missing_from(have) if self.shots is not None else []
         if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
             raise UserError(
-                f"--shots: no shot {', '.join(map(str, missing))} in the screenplay",
+                f"--shots: no shot {shown} in the screenplay",
                 f"its shots are numbered {min(have)}–{max(have)} ({len(have)} shots)",
             )
 
@@ -92,7 +115,9 @@ class Selection:
 def make_selection(only: list[str] | None, force: list[str] | None, shots: str | None, until: str | None) -> Selection:
     """Validate the CLI's stage and shot flags into a Selection."""
     only_set, force_set = _stage_list(only, "--only"), _stage_list(force, "--force")
-    until_set = _stage_list([until] if until else None, "--until")
+    until_set = _stage_list([until] if until is not None else None, "--until")
+    if len(until_set) > 1:
+        raise UserError(f"--until {until}: names {len(until_set)} stages", "give one stage to stop after, e.g. --until images")
     if only_set and until_set:
         raise UserError("--only and --until cannot be combined", "use --only to run chosen stages, --until to stop after one")
     shot_set = parse_shots(shots)
@@ -102,7 +127,8 @@ def make_selection(only: list[str] | None, force: list[str] | None, shots: str |
     if only_set:
         run = only_set
     elif until_set:
-        run = frozenset(ancestors(next(iter(until_set))))
+        (last,) = until_set
+        run = frozenset(ancestors(last))
     return Selection(run=run | (force_set if not only_set else frozenset()), force=force_set, shots=shot_set, only=bool(only_set))
 
 
