@@ -65,13 +65,11 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def publish(source: Path, target: Path) -> None:
-    """Place a finished artifact at a user-facing path atomically (hard link when possible, else copy)."""
+    """Place a copy of a finished artifact at a user-facing path atomically. A copy, not a hard link: an
+    editor that saves in place (vim does for linked files) would otherwise change the cached artifact."""
     tmp = temp_sibling(target)
     try:
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
+        shutil.copyfile(source, tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

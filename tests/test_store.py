@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -67,3 +68,32 @@ def test_atomic_json_and_publish(tmp_path):
     publish(src, tmp_path / "film.mp4")  # replacing an existing output works too
     assert (tmp_path / "film.mp4").read_bytes() == b"film"
     assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_published_outputs_are_copies_that_follow_their_source(tmp_path):
+    """The out folder's film.srt is a copy (an in-place edit of it leaves the cache alone) and is replaced
+    whenever the cached file behind it changes, even by one of the same size and an older date."""
+    from types import SimpleNamespace
+
+    from pipeline.finish import _publish_if_changed
+
+    ctx = SimpleNamespace(out_dir=tmp_path / "out")
+    old, new, target = tmp_path / "old.srt", tmp_path / "new.srt", tmp_path / "out" / "film.srt"
+    old.write_text("slow and white")
+    new.write_text("slow and black")
+    os.utime(old, (1_000_000, 1_000_000))  # the earlier film: older and the same size
+    target.parent.mkdir()
+    _publish_if_changed(ctx, new, target)
+    assert target.read_text() == "slow and black" and target.stat().st_ino != new.stat().st_ino
+    target.write_text("my own fix")  # edited in place: the cache is untouched
+    assert new.read_text() == "slow and black"
+    _publish_if_changed(ctx, new, target)
+    assert target.read_text() == "slow and black"
+    _publish_if_changed(ctx, old, target)  # back to the earlier screenplay's stitch
+    assert target.read_text() == "slow and white"
+    stamp = target.stat().st_mtime_ns
+    _publish_if_changed(ctx, old, target)  # nothing changed: not copied again
+    assert target.stat().st_mtime_ns == stamp
+    old.write_text("slow and green")  # the same cache file remade (--force stitch)
+    _publish_if_changed(ctx, old, target)
+    assert target.read_text() == "slow and green"
