@@ -156,7 +156,7 @@ def film_flow(
     ctx = open_context(Path(project), Path(out) if out else None, budget)
     ctx.desk.on_retry = _log_retry
     sel = make_selection(only, force, shots, until)
-    ctx.store.sweep_temporaries()
+    ctx.store.sweep_temporaries(ctx.out_dir, ctx.out_dir / ".film")
     script = script_task(ctx, sel)
     sel.check_shots(ctx.shots())
     run = RunRef(str(ctx.loaded.path), str(ctx.out_dir), uuid.uuid4().hex, budget, share_screenplay(ctx))

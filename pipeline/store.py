@@ -227,18 +227,23 @@ class Store:
             self._push(record)
         return record
 
-    def sweep_temporaries(self) -> int:
-        """Remove temp files left by an interrupted run; returns how many. In a store shared with other runs,
-        only those old enough that no run can still be writing them."""
+    def sweep_temporaries(self, *folders: Path) -> int:
+        """Remove temp files and folders (named ``*.tmp-*``) left by an interrupted run, anywhere in the store
+        and directly in ``folders``; returns how many. In a store shared with other runs, only those old
+        enough that no run can still be writing them."""
         count = 0
         oldest = time.time() - (SHARED_TEMP_AGE_S if self.shared else 0)
-        if self.root.is_dir():
-            for tmp in self.root.rglob("*.tmp-*"):
-                try:
-                    if self.shared and tmp.stat().st_mtime > oldest:
-                        continue
-                    tmp.unlink()
-                    count += 1
-                except FileNotFoundError:
+        found = [*(self.root.rglob("*.tmp-*") if self.root.is_dir() else ()),
+                 *(tmp for folder in folders if folder.is_dir() for tmp in folder.glob("*.tmp-*"))]
+        for tmp in found:
+            try:
+                if self.shared and tmp.stat().st_mtime > oldest:
                     continue
+                if tmp.is_dir():
+                    shutil.rmtree(tmp)
+                else:
+                    tmp.unlink()
+                count += 1
+            except FileNotFoundError:
+                continue
         return count

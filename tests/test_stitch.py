@@ -88,7 +88,7 @@ def test_streams_duration_sync_and_loudness(film) -> None:
     assert len(audio) == round(len(frames) / FMT.fps * 48000), "sound and picture end together"
     assert loudness(audio) == pytest.approx(-16.0, abs=1.0)
     assert result.loudness_lufs == pytest.approx(-16.0, abs=0.5)
-    assert not list(result.video_path.parent.glob(".stitch-*")), "temp files cleaned up"
+    assert not list(result.video_path.parent.glob(".stitch.tmp-*")), "temp files cleaned up"
 
 
 def tone(audio: np.ndarray, start: float, stop: float) -> tuple[float, float]:
@@ -269,17 +269,18 @@ def test_segment_cache_re_makes_only_what_an_edit_touched(shots, film, tmp_path,
 
     def kept() -> dict[str, int]:
         names = [p.name for p in cache.iterdir()]
-        return {kind: sum(n.endswith(kind) for n in names) for kind in (".mp4", ".m4a", ".json", ".part")}
+        counts = {kind: sum(n.endswith(kind) and ".tmp-" not in n for n in names) for kind in (".mp4", ".m4a", ".json")}
+        return counts | {"temporary": sum(".tmp-" in n for n in names)}
 
     _, first = stitch(shots, tmp_path, "first", segment_cache=cache)
     assert np.array_equal(first, film[1]), "the same film as without a cache"
-    assert len(rendered) == 3 and kept() == {".mp4": 3, ".m4a": 1, ".json": 1, ".part": 0}
+    assert len(rendered) == 3 and kept() == {".mp4": 3, ".m4a": 1, ".json": 1, "temporary": 0}
     write_clip(tmp_path / "new.mp4", (200, 200, 40), 24)
     changed = [shots[0], shots[1].model_copy(update={"clip_path": tmp_path / "new.mp4"}), shots[2]]
     rendered.clear()
     second_result, second = stitch(changed, tmp_path, "second", segment_cache=cache)
     # Shot 2's clip is read by its own segment and by shot 1's, which ends dissolving into it; the sound is kept.
-    assert sorted(rendered) == [(0, 15), (15, 31)] and kept() == {".mp4": 5, ".m4a": 1, ".json": 1, ".part": 0}
+    assert sorted(rendered) == [(0, 15), (15, 31)] and kept() == {".mp4": 5, ".m4a": 1, ".json": 1, "temporary": 0}
     assert np.array_equal(second[31:], first[31:]), "shot 3's segment reused"
     assert np.abs(second[20][100, 10].astype(int) - (200, 200, 40)).max() < 12
     assert np.array_equal(decode_audio(second_result.video_path), decode_audio(film[0].video_path))
@@ -313,5 +314,5 @@ def test_unusable_inputs_name_the_file(shots, tmp_path, broken: str) -> None:
     changed = [shots[0], shots[1].model_copy(update={field: bad}), shots[2]]
     with pytest.raises(StageError, match=bad.name):
         stitch(changed, tmp_path, "broken", segment_cache=tmp_path / "segments")
-    assert not list(tmp_path.glob("broken.*")) and not list(tmp_path.glob(".stitch-*")), "nothing left behind"
+    assert not list(tmp_path.glob("broken.*")) and not list(tmp_path.glob(".stitch.tmp-*")), "nothing left behind"
     assert not list((tmp_path / "segments").glob(".*")), "no half-written segment in the cache"

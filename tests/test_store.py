@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+from pathlib import Path
 
 from pipeline.store import Store, digest, publish, write_json_atomic
 
@@ -56,6 +57,29 @@ def test_sweep_removes_leftover_temporaries(tmp_path):
     (tmp_path / "images" / "abc.png").write_bytes(b"done")
     assert Store(tmp_path).sweep_temporaries() == 1
     assert [p.name for p in (tmp_path / "images").iterdir()] == ["abc.png"]
+
+
+def test_sweep_finds_what_a_killed_stitch_and_publish_leave(tmp_path):
+    """The stitch's work folder and segment part-files, and a half-published film in the out folder."""
+    from stages.stitch.cache import write_atomically
+
+    store, out = tmp_path / "out" / ".film" / "cache", tmp_path / "out"
+    segments = store / "stitch-segments"
+    segments.mkdir(parents=True)
+
+    def killed(path):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # write_atomically removes its own temp when it can ...
+        write_atomically(segments / "abc.mp4", lambda path: (Path(path).write_bytes(b"x"), killed(path)))
+    left = segments / ".abc.tmp-12345678.mp4"  # ... a SIGKILL leaves one named like this
+    left.write_bytes(b"partial")
+    (store / "stitch" / ".stitch.tmp-x1").mkdir(parents=True)
+    (store / "stitch" / ".stitch.tmp-x1" / "segments.txt").write_text("file 'a.mp4'\n")
+    (out / "film.tmp-0a1b2c3d.mp4").write_bytes(b"half")
+    (out / "film.mp4").write_bytes(b"whole")
+    assert Store(store).sweep_temporaries(out, out / ".film") == 3
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["film.mp4"]
 
 
 def test_atomic_json_and_publish(tmp_path):

@@ -73,8 +73,9 @@ def content_key(fields: dict[str, Any]) -> str:
 
 
 def write_atomically(target: Path, render: Callable[[Path], None]) -> Path:
-    """Have ``render`` write a temporary file beside ``target``, then move it into place in one step."""
-    handle, temp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".part", dir=target.parent)
+    """Have ``render`` write a temporary file beside ``target``, then move it into place in one step; the
+    temporary's name holds ``.tmp-``, so the store's sweep removes one left by a killed run."""
+    handle, temp = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
     os.close(handle)
     try:
         render(Path(temp))

@@ -66,7 +66,7 @@ class MoviepyStitcher(Backend):
         segments = timeline.segments()
         frame_cues = [burned_cues(timeline, burned, span) for span in segments]
         mix = self._mix(request, timeline)
-        workdir = Path(tempfile.mkdtemp(prefix=".stitch-", dir=Path(video_path).parent))
+        workdir = Path(tempfile.mkdtemp(prefix=".stitch.tmp-", dir=Path(video_path).parent))
         cancel = threading.Event()
         try:
             targets, sound = self._places(request, timeline, frame_cues, renderer, mix, workdir)
