@@ -8,6 +8,7 @@ from pipeline.errors import UserError
 from pipeline.project import LoadedProject
 
 _HEADING = re.compile(r"^[ \t]*chapter[ \t]+([0-9]+|[ivxlcdm]+)\b[^\n]*$", re.IGNORECASE | re.MULTILINE)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # control characters no text is made of
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 
 
@@ -22,17 +23,32 @@ def read_text(path: Path, where: str) -> str:
     """The whole text file, with a clear error when it is missing, binary or empty."""
     if not path.is_file():
         raise UserError(f"{where}: source.path: text file not found: {path}", "fix source.path (relative to the project file)")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise UserError(f"{where}: source.path: {path} is not a text file", "point source.path at a plain UTF-8 text file")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{where}: source.path: cannot read {path}: {exc.strerror or exc}",
+                        "check that the file is readable by you (its permissions), or point source.path elsewhere") from exc
+    text = _decode(raw)
+    if text is None:
+        raise UserError(f"{where}: source.path: {path} is not a text file", "point source.path at a plain UTF-8 text file")
     if not text.strip():
         raise UserError(f"{where}: source.path: {path} is empty", "give a text with some story in it")
     return text
+
+
+def _decode(raw: bytes) -> str | None:
+    """The text in UTF-8, else Windows-1252, else Latin-1, with Unix line ends; None for binary data (a NUL
+    byte in its first 4 KiB, or more than 1 % control characters)."""
+    if b"\x00" in raw[:4096]:
+        return None
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return None if len(_CONTROLS.findall(text)) > len(text) / 100 else text
 
 
 def chapters(text: str) -> list[tuple[int, int, int]]:
@@ -57,7 +73,9 @@ def select_text(loaded: LoadedProject) -> str:
         body = _between_markers(text, source.start, source.end, loaded)
     body = body.strip("\n")
     if not body.strip():
-        raise UserError(f"{where}: the selected text is empty", "check source.chapter or the start/end markers")
+        field = "chapter" if source.chapter is not None else "start" if source.start else "path"
+        raise UserError(f"{loaded.document.where(('source', field))}: source.{field}: the selected text is empty",
+                        "check source.chapter or the start/end markers")
     return body
 
 

@@ -74,6 +74,45 @@ def test_binary_text_file(cli, tmp_path):
     assert_user_error(code, out, "not a text file")
 
 
+def test_binary_text_without_nul_bytes(cli, tmp_path):
+    """Bytes that only decode as Latin-1 because every byte does are still not a story."""
+    import random
+
+    path = write_project(tmp_path, source="{path: story.bin}")
+    rng = random.Random(1)
+    (tmp_path / "story.bin").write_bytes(bytes(rng.randrange(1, 256) for _ in range(3000)))
+    code, out = cli("check", path)
+    assert_user_error(code, out, "source.path", "not a text file")
+
+
+def test_windows_1252_text_is_read(cli, tmp_path):
+    path = write_project(tmp_path, source="{path: story.txt}")
+    (tmp_path / "story.txt").write_bytes("\u201cYes,\u201d said Mary \u2014 caf\u00e9.\n".encode("cp1252") * 20)
+    code, out = cli("check", path)
+    assert code == 0, out
+
+
+def test_unreadable_text_file(cli, tmp_path, monkeypatch):
+    path = write_project(tmp_path)
+    real = Path.read_bytes
+
+    def denied(self):
+        if self.name == "story.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    code, out = cli("check", path)
+    assert_user_error(code, out, "source.path", "cannot read", "Permission denied", "permissions")
+
+
+def test_chapter_with_no_text_points_at_the_chapter(cli, tmp_path):
+    path = write_project(tmp_path, source="{path: story.txt, chapter: 1}")
+    (tmp_path / "story.txt").write_text("Chapter 1\n\nChapter 2\n\nSome text.\n")
+    code, out = cli("check", path)
+    assert_user_error(code, out, "source.chapter: the selected text is empty")
+
+
 def test_chapter_not_found_lists_chapters(cli, tmp_path):
     path = write_project(tmp_path, source="{path: story.txt, chapter: 9}")
     code, out = cli("check", path)
