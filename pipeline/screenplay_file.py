@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.errors import UserError
-from pipeline.store import write_json_atomic, write_text_atomic
+from pipeline.store import write_bytes_atomic, write_json_atomic, write_text_atomic
 from pipeline.yamlfile import YamlDocument
 from stages.contracts import Screenplay
 
@@ -68,7 +68,8 @@ class ScreenplayFiles:
         """Whether the file differs from what we generated (a user edit)."""
         if not self.path.is_file():
             return False
-        return text_digest(self.path.read_text(encoding="utf-8")) != self.state().get("generated")
+        text = self.path.read_bytes().decode("utf-8", "replace")  # not UTF-8: edited; reading it says what is wrong
+        return text_digest(text) != self.state().get("generated")
 
     def generated_from(self) -> str | None:
         """The script key the file was generated from."""
@@ -78,7 +79,7 @@ class ScreenplayFiles:
         """Copy the user's file aside before it is replaced; returns the copy's path."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = self.path.with_name(f"screenplay.backup-{stamp}.yaml")
-        write_text_atomic(target, self.path.read_text(encoding="utf-8"))
+        write_bytes_atomic(target, self.path.read_bytes())
         return target
 
     def write_generated(self, text: str, script_key: str) -> None:

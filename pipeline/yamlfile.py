@@ -21,10 +21,14 @@ class YamlDocument:
             self.node = yaml.compose(text, Loader=yaml.SafeLoader)
             self.data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
+            mark, opened = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)
             problem = getattr(exc, "problem", None) or str(exc)
-            raise UserError(f"{where}: YAML syntax error: {problem}", "fix the YAML syntax at that line") from None
+            if opened is not None and getattr(exc, "context", None) and (mark is None or opened.line != mark.line):
+                # an unclosed bracket or quote is noticed lines later: name where it was opened too
+                problem += f" ({exc.context} that starts at line {opened.line + 1})"
+            raise UserError(f"{where}: YAML syntax error: {problem}", "fix the YAML syntax at the line(s) named") from None
+        _refuse_duplicate_keys(path, self.node)
 
     @classmethod
     def read(cls, path: Path, what: str) -> "YamlDocument":
@@ -72,15 +76,36 @@ class YamlDocument:
 
     def error_from(self, exc: ValidationError, hint: str, prefix: tuple[Any, ...] = ()) -> UserError:
         """Turn a pydantic ValidationError into a UserError listing each field, line and reason."""
+        errors = exc.errors()
+        # a tuple whose only item failed is also "too short": that follows from the item's own error
+        errors = [e for e in errors if not (e["type"] == "too_short" and any(
+            len(o["loc"]) > len(e["loc"]) and o["loc"][:len(e["loc"])] == e["loc"] for o in errors))]
         lines = []
-        for err in exc.errors()[:5]:
+        for err in errors[:5]:
             loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
             field = ".".join(str(p) for p in loc) or "(top level)"
             lines.append(f"{self.where(loc)}: {field}: {_reason(err)}")
-        more = len(exc.errors()) - 5
+        more = len(errors) - 5
         if more > 0:
             lines.append(f"... and {more} more")
         return UserError("\n".join(lines), hint)
+
+
+def _refuse_duplicate_keys(path: Path, node: Any) -> None:
+    """A key given twice in one mapping is an error (YAML loaders silently keep the last value)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    raise UserError(f"{path}:{line}: {key.value}: given twice (also on line {seen[key.value]})",
+                                    "keep one of them")
+                seen[key.value] = line
+            _refuse_duplicate_keys(path, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(path, item)
 
 
 def _reason(err: dict[str, Any]) -> str:

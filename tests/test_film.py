@@ -167,6 +167,19 @@ def test_invalid_screenplay_edit_names_the_field(cli, film):
     (out / "screenplay.yaml").write_text(good)
 
 
+@pytest.mark.parametrize("command", ["make", "status", "check"])
+def test_screenplay_that_is_not_utf8(cli, film, command):
+    project, out = film
+    good = (out / "screenplay.yaml").read_bytes()
+    (out / "screenplay.yaml").write_bytes(b"\xff\xfe title: bad\n")
+    try:
+        code, text = cli(command, project, "--out", out)
+    finally:
+        (out / "screenplay.yaml").write_bytes(good)
+    flat = " ".join(text.split())
+    assert code == 2 and "screenplay" in flat and "UTF-8" in flat and "Traceback" not in text, text
+
+
 def test_status_shows_cached_and_stale(cli, film):
     project, out = film
     # forcing piper above may have changed shot 1's audio (its noise follows the order shots were spoken in)
