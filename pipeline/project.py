@@ -14,6 +14,7 @@ from pipeline.errors import UserError
 from pipeline.yamlfile import YamlDocument
 from stages.backend import Backend
 from stages.contracts import Character, Frozen, VideoFormat
+from stages.errors import InputError
 from stages.registry import STAGES, UnknownBackend, backend_class
 
 PROJECT_HINT = "fix the project file; see 'Project file' in the README"
@@ -301,6 +302,24 @@ def check_backends_can_run(loaded: LoadedProject, stages: tuple[str, ...] = STAG
     if found:
         raise UserError("\n".join(found), "set the missing keys in your environment, install the missing packages "
                         "(pip install -e \".[cloud]\" for the cloud backends), or pick other backends")
+    if "narration" in stages:
+        _check_voices(loaded)
+
+
+def _check_voices(loaded: LoadedProject) -> None:
+    """Fail before any work when the narrator cannot speak with the project's or a character's voice."""
+    project, narrator = loaded.project, loaded.backends["narration"]
+    places = [(("narrator_voice",), project.narrator_voice)]
+    places += [(("characters", i, "voice"), c.voice) for i, c in enumerate(project.characters) if c.voice]
+    found, hints = [], []
+    for loc, voice in places:
+        try:
+            narrator.check_voice(voice)
+        except InputError as exc:
+            found.append(f"{loaded.document.where(loc)}: {'.'.join(map(str, loc))}: {exc}")
+            hints.append(exc.hint)
+    if found:
+        raise UserError("\n".join(found), "; ".join(dict.fromkeys(h for h in hints if h)) or PROJECT_HINT)
 
 
 def warm_up_backends(loaded: LoadedProject, stages: tuple[str, ...]) -> threading.Thread:

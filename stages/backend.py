@@ -52,6 +52,10 @@ class Backend:
             found.append("no GPU found")
         return found
 
+    def check_voice(self, voice: str | None) -> None:
+        """Raise InputError when this narrator could not speak with ``voice`` (the project's default when
+        None); a backend that cannot tell before it speaks accepts every voice."""
+
     def warm_up(self, voices: Collection[str | None] = ()) -> None:
         """Import what this backend needs ahead of its first job (a narrator also loads the run's ``voices``);
         a failure is left for that job to report."""

@@ -173,3 +173,21 @@ def test_paths_resolve_relative_to_project_file(tmp_path, monkeypatch):
     loaded = load_project(Path("deep/proj/project.yaml"))
     assert loaded.path == path.resolve()
     assert loaded.project.source.path == (tmp_path / "deep" / "proj" / "story.txt").resolve()
+
+
+def test_missing_piper_voice_is_caught_before_any_work(cli, tmp_path):
+    path = write_project(tmp_path, narrator_voice="voices/missing.onnx")
+    code, out = cli("check", path)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("narrator_voice"))
+    assert_user_error(code, out, f"project.yaml:{line}: narrator_voice: piper voice file not found", "voices/missing")
+    code, out = cli("make", path, "--out", tmp_path / "out")
+    assert_user_error(code, out, "narrator_voice: piper voice file not found")
+    assert not (tmp_path / "out" / "screenplay.yaml").exists(), "nothing ran"
+
+
+def test_unknown_espeak_voice_of_a_character_names_the_character(cli, tmp_path):
+    path = write_project(tmp_path, extra="stages:\n  narration: {backend: espeak}\n")
+    text = path.read_text(encoding="utf-8").replace('in a green dress"', 'in a green dress"\n    voice: zzqq')
+    path.write_text(text, encoding="utf-8")
+    code, out = cli("check", path)
+    assert_user_error(code, out, "characters.1.voice: unknown espeak voice 'zzqq'", "en-gb+f3")

@@ -77,17 +77,25 @@ class EspeakNarrator(SentenceNarrator):
         name = voice or DEFAULT_VOICE
         with _LOCK:
             library, sample_rate = engine()
-            if not select_voice(library, name):
-                raise InputError(
-                    f"unknown espeak voice '{name}'",
-                    hint=f"use an eSpeak NG voice name such as {DEFAULT_VOICE}, en-us or en-gb+f3 (a female variant)",
-                )
+            _select_or_refuse(library, name)
             library.espeak_SetParameter(_RATE, self.options.rate_wpm, 0)
             audio = []
             for sentence in sentences:
                 pcm = _speak(library, sentence)
                 audio.append(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0)
         return sample_rate, audio
+
+
+    def check_voice(self, voice: str | None) -> None:
+        """Raise InputError unless eSpeak NG knows ``voice``."""
+        with _LOCK:
+            _select_or_refuse(engine()[0], voice or DEFAULT_VOICE)
+
+
+def _select_or_refuse(library: ctypes.CDLL, name: str) -> None:
+    if not select_voice(library, name):
+        raise InputError(f"unknown espeak voice '{name}'",
+                         hint=f"use an eSpeak NG voice name such as {DEFAULT_VOICE}, en-us or en-gb+f3 (a female variant)")
 
 
 def engine() -> tuple[ctypes.CDLL, int]:

@@ -77,6 +77,13 @@ class PiperNarrator(SentenceNarrator):
             except Exception:  # noqa: BLE001 - the shot that uses this voice reports it with its context
                 continue
 
+    def check_voice(self, voice: str | None) -> None:
+        """Raise InputError unless ``voice`` names the bundled voice or an .onnx model whose files exist."""
+        model, _ = parse_voice(voice)
+        for needed in (model, Path(f"{model}.json")):
+            if not needed.is_file():
+                raise InputError(f"piper voice file not found: {needed}", hint=_voice_fix(model))
+
     def synthesize(self, sentences: list[str], voice: str | None) -> tuple[int, list[np.ndarray]]:
         """The voice's sample rate and the raw audio of each sentence."""
         from piper import SynthesisConfig
@@ -116,6 +123,10 @@ def parse_voice(voice: str | None) -> tuple[Path, str | None]:
     return Path(spec).expanduser(), speaker.strip() or None
 
 
+def _voice_fix(model: Path) -> str:
+    return f"put the piper voice's .onnx and .onnx.json side by side at {model}, or {_ACCEPTED}"
+
+
 def load_voice(model: Path) -> PiperVoice:
     """Load a piper voice, turning a missing or unreadable model into an InputError.
 
@@ -128,10 +139,9 @@ def load_voice(model: Path) -> PiperVoice:
     from piper.config import PiperConfig
 
     config = Path(f"{model}.json")
-    fix = f"put the piper voice's .onnx and .onnx.json side by side at {model}, or {_ACCEPTED}"
     for needed in (model, config):
         if not needed.is_file():
-            raise InputError(f"piper voice file not found: {needed}", hint=fix)
+            raise InputError(f"piper voice file not found: {needed}", hint=_voice_fix(model))
     try:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
@@ -140,7 +150,7 @@ def load_voice(model: Path) -> PiperVoice:
         return PiperVoice(config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
                           session=session)
     except Exception as error:  # onnxruntime and json raise many kinds for a corrupt file
-        raise InputError(f"cannot load piper voice {model}: {error}", hint=fix) from error
+        raise InputError(f"cannot load piper voice {model}: {error}", hint=_voice_fix(model)) from error
 
 
 def speaker_id(loaded: PiperVoice, speaker: str | None, voice: str | None) -> int | None:
