@@ -160,7 +160,7 @@ def check(
     from pipeline.source import select_text
 
     with reported_errors(debug):
-        ctx = open_context(project, out)
+        ctx = open_context(project, out, create=False)
         check_backends_can_run(ctx.loaded)
         text = select_text(ctx.loaded)
         console.print(f"[green]ok[/]: project '{ctx.project.name}' ({len(text.split())} words of text selected)")

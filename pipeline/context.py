@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -98,11 +99,19 @@ def default_out_dir(loaded: LoadedProject) -> Path:
     return Path("out") / loaded.project.name
 
 
-def open_context(project_file: Path, out: Path | None, budget_usd: float | None = None) -> RunContext:
-    """Load the project and make sure the output folder can be written."""
+def make_command(ctx: RunContext, until: str) -> str:
+    """The `film make` command that makes this run's results up to ``until``, in this run's output folder."""
+    own = ctx.out_dir == default_out_dir(ctx.loaded).resolve()
+    out = "" if own else f" --out {shlex.quote(str(ctx.out_dir))}"
+    return f"film make {shlex.quote(str(ctx.loaded.path))}{out} --until {until}"
+
+
+def open_context(project_file: Path, out: Path | None, budget_usd: float | None = None,
+                 create: bool = True) -> RunContext:
+    """Load the project and make sure the output folder can be written (and exists, with ``create``)."""
     loaded = load_project(project_file)
     out_dir = (out or default_out_dir(loaded)).resolve()
-    ensure_writable(out_dir)
+    ensure_writable(out_dir, create)
     project = loaded.project
     store_folder = project.store.folder(loaded.base_dir)
     if store_folder is not None:
@@ -114,8 +123,13 @@ def open_context(project_file: Path, out: Path | None, budget_usd: float | None 
     return ctx
 
 
-def ensure_writable(folder: Path) -> None:
-    """Create ``folder`` if needed and fail clearly when it cannot be written."""
+def ensure_writable(folder: Path, create: bool = True) -> None:
+    """Create ``folder`` if needed (without ``create``: check that it could be) and fail clearly when it
+    cannot be written."""
+    if not create and not folder.exists():
+        folder = next(parent for parent in folder.parents if parent.exists())
+        if not folder.is_dir():
+            raise UserError(f"cannot create the output folder below {folder}: it is a file", "choose another folder with --out")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

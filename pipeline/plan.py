@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.context import RunContext
+from pipeline.context import RunContext, make_command
 from pipeline.errors import UserError
 from pipeline.jobs import animation_job, image_job, narration_job, stitch_job
 from pipeline.store import write_json_atomic
@@ -187,13 +187,13 @@ def make_plan(ctx: RunContext, sel: Selection) -> Plan:
 def plan_to_run(ctx: RunContext, sel: Selection) -> Plan:
     """The plan of a run; fails, naming the command to run first, when it needs a result it may not compute."""
     plan = make_plan(ctx, sel)
-    for (stage, shot), status in plan.status.items():
-        if status == "missing":
-            what = f"{stage} for shot {shot}" if shot is not None else stage
-            raise UserError(
-                f"{what} is needed but not made yet (this run does not compute {stage})",
-                f"make it first: film make {ctx.loaded.path} --until {stage}",
-            )
+    missing = [key for key, status in plan.status.items() if status == "missing"]
+    if missing:
+        stage, shot = missing[0]
+        what = f"{stage} for shot {shot}" if shot is not None else stage
+        last = max((stage for stage, _ in missing), key=STAGES.index)  # making it makes every earlier one too
+        raise UserError(f"{what} is needed but not made yet (this run does not compute {stage})",
+                        f"make it first: {make_command(ctx, last)}")
     return plan
 
 

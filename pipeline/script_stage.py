@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import screenplay_file
-from pipeline.context import SHARED_SCREENPLAYS, RunContext
+from pipeline.context import SHARED_SCREENPLAYS, RunContext, make_command
 from pipeline.errors import UserError
 from pipeline.jobs import Job, Outcome, run_job, stage_key
 from pipeline.source import select_text
@@ -64,7 +64,7 @@ def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job 
     if not run:
         raise UserError(
             f"the screenplay is {state}: {files.path}",
-            f"run `film make {ctx.loaded.path} --until script` first",
+            f"run `{make_command(ctx, 'script')}` first",
         )
     outcome = run_job(ctx, job, force=force)
     if files.edited():

@@ -20,7 +20,7 @@ def _label(plan, previous, stage: str, shot: int | None) -> str:
 
 def status_rows(project: Path, out: Path | None) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
     """The whole-film stages (script, stitch) and one row per shot of the per-shot stages."""
-    ctx = open_context(project, out)
+    ctx = open_context(project, out, create=False)
     job = script_job(ctx)
     state = script_state(ctx, job)
     if state != "cached":

@@ -156,7 +156,7 @@ def test_bad_flags(cli, project_file, tmp_path):
 
 def test_only_needs_upstream_results(cli, project_file, tmp_path):
     code, out = cli("make", project_file, "--out", tmp_path / "o", "--only", "stitch")
-    assert_user_error(code, out, "screenplay is missing", "--until script")
+    assert_user_error(code, out, "screenplay is missing", "--out", "--until script")
 
 
 def test_check_passes_on_a_good_project(cli, project_file, tmp_path):

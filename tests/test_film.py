@@ -191,6 +191,22 @@ def test_status_shows_cached_and_stale(cli, film):
     assert code == 0 and "stale" in text, text
 
 
+def test_only_names_the_command_that_makes_what_it_lacks(cli, film):
+    """After an image edit, --only stitch lacks that shot's still and clip: one --until animation makes both."""
+    project, out = film
+    code, text = cli("make", project, "--out", out, "--only", "stitch")
+    flat = " ".join(text.split())
+    assert code == 2 and "images for shot 1 is needed" in flat, text
+    assert "--out" in flat and flat.rstrip().endswith("--until animation"), text
+
+
+def test_check_and_status_create_no_folder(cli, film, tmp_path):
+    project, _ = film
+    for command in ("check", "status"):
+        assert cli(command, project, "--out", tmp_path / "nowhere" / "yet")[0] == 0
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_force_script_backs_up_the_users_edits(cli, film):
     project, out = film
     code, text = cli("make", project, "--out", out, "--force", "script", "--until", "script")
