@@ -87,7 +87,7 @@ def make(
 
 def _make(project, out, only, force, shots, until, budget, runner) -> dict:
     from pipeline.context import open_context
-    from pipeline.finish import finish_run
+    from pipeline.finish import finish_run, record_wall_time
     from pipeline.plan import make_selection
     from pipeline.project import check_backends_can_run, warm_up_backends
 
@@ -125,6 +125,7 @@ def _make(project, out, only, force, shots, until, budget, runner) -> dict:
         finally:
             progress.listen(None)
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    record_wall_time(ctx, summary["wall_seconds"])
     return summary
 
 

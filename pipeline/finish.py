@@ -77,6 +77,14 @@ def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outco
     return target
 
 
+def record_wall_time(ctx: RunContext, seconds: float) -> None:
+    """Put the whole command's wall time (what `film make` prints) into manifest.json's summary."""
+    path = ctx.out_dir / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["summary"]["wall_seconds"] = seconds
+    write_json_atomic(path, manifest)
+
+
 def _order(item) -> tuple:
     (stage, shot), _ = item
     return (shot or 0, stage)
@@ -107,9 +115,29 @@ def _spend(ctx: RunContext) -> dict[str, Any]:
             "calls": [vars(s) for s in desk.spent]}
 
 
+def _with_current_rest(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> dict[tuple[str, int | None], Outcome]:
+    """This run's outcomes plus every other result of the screenplay that is current in the cache, so that
+    the manifest of a partial run (--until, --only, a no-op) still describes the whole output folder."""
+    from pipeline.plan import SHOT_STAGES, Selection, make_plan
+    from pipeline.script_stage import script_outcome
+
+    everything = {("script", None), ("stitch", None)} | {(s, shot.shot) for shot in ctx.shots() for s in SHOT_STAGES}
+    if everything <= outcomes.keys():
+        return outcomes
+    found = dict(outcomes)
+    if ("script", None) not in found and (script := script_outcome(ctx)) is not None:
+        found[("script", None)] = script
+    plan = make_plan(ctx, Selection(only=True))
+    for key, status in plan.status.items():
+        if status == "cached" and key not in found:
+            found[key] = Outcome(key[0], key[1], plan.keys[key], plan.records[key], computed=False, wall_s=0.0)
+    return found
+
+
 def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome], started: float) -> dict[str, Any]:
     """Publish outputs, write ``manifest.json`` and return the run summary."""
     out = ctx.out_dir
+    outcomes = _with_current_rest(ctx, outcomes)
     outputs: dict[str, str] = {"screenplay": str(ctx.screenplay_files.path)}
     stitch = outcomes.get(("stitch", None))
     if stitch is not None:
@@ -138,6 +166,7 @@ def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome],
     summary = {
         "project": ctx.project.name,
         "film_seconds": stitch.record["result"]["duration"] if stitch else None,
+        "film_made": bool(stitch and stitch.computed),
         "loudness_lufs": stitch.record["result"].get("loudness_lufs") if stitch else None,
         "wall_seconds": round(time.perf_counter() - started, 3),
         "computed": computed,

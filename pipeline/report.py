@@ -52,11 +52,14 @@ def print_summary(summary: dict[str, Any]) -> None:
     wall = summary["wall_seconds"]
     head = f"[bold green]done[/] in {wall:.1f} s"
     if film:
-        head += f": {film:.1f} s of film ({film / max(wall, 1e-6):.1f}× realtime)"
+        head += f": {film:.1f} s of film"
+        if summary.get("film_made"):  # a film taken from the cache says nothing about speed
+            head += f" ({film / max(wall, 1e-6):.1f}× realtime)"
     if summary.get("loudness_lufs") is not None:
         head += f", {summary['loudness_lufs']:.1f} LUFS"
     console.print(head)
-    console.print(f"shots work: {summary['computed']} computed, {summary['cached']} cached")
+    console.print(f"jobs (per shot and stage, plus script and stitch): {summary['computed']} computed, "
+                  f"{summary['cached']} cached")
     stages = summary.get("stage_work_seconds") or {}
     busy = ", ".join(f"{k} {v:.1f}s" for k, v in stages.items() if v)
     if busy:

@@ -1,6 +1,8 @@
 """End to end: a short film made by the real flow and backends, checked by decoding it; then reruns."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -42,6 +44,8 @@ def test_cold_make_writes_every_output(cli, film):
     assert len(data["shots"]) >= 4
     assert all(art["computed"] for shot in data["shots"] for art in shot["artifacts"].values())
     assert "realtime" in text and "computed" in text
+    printed = float(re.search(r"done in ([0-9.]+) s", text).group(1))
+    assert abs(data["summary"]["wall_seconds"] - printed) < 0.06, "the manifest holds the time the user saw"
 
 
 def test_film_streams_length_sync_and_loudness(film):
@@ -87,6 +91,18 @@ def test_noop_rerun_starts_no_flow(cli, film, monkeypatch):
     code, text = cli("make", project, "--out", out)
     assert code == 0, text
     assert computed(out) == set()
+    assert "realtime" not in text, "a film from the cache has no speed to report"
+    data = manifest(out)
+    assert data["script"] and data["stitch"] and data["summary"]["cached"] == 2 + 3 * len(data["shots"])
+
+
+def test_a_partial_run_keeps_the_whole_film_in_the_manifest(cli, film):
+    project, out = film
+    code, text = cli("make", project, "--out", out, "--until", "narration")
+    assert code == 0, text
+    data = manifest(out)
+    assert data["stitch"] and data["script"] and "film" in data["summary"]["outputs"]
+    assert all(set(shot["artifacts"]) == {"images", "narration", "animation"} for shot in data["shots"])
 
 
 def test_editing_an_image_prompt_recomputes_that_shot_and_the_stitch(cli, film):
