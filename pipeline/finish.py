@@ -41,7 +41,9 @@ def _identity(source: Path, target: Path) -> list:
 
 def _stored_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
     """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
-    stills = [o for (stage, _), o in sorted(outcomes.items(), key=_order) if stage == "images" and not o.refused]
+    place = {shot.shot: i for i, shot in enumerate(ctx.shots())}  # film order, as the screenplay lists them
+    stills = sorted((o for (stage, _), o in outcomes.items() if stage == "images" and not o.refused),
+                    key=lambda o: place.get(o.shot, len(place)))
     if not stills:
         return None
     key = digest([[o.shot, o.record["digest"]] for o in stills])
@@ -85,11 +87,6 @@ def record_wall_time(ctx: RunContext, seconds: float) -> None:
     write_json_atomic(path, manifest)
 
 
-def _order(item) -> tuple:
-    (stage, shot), _ = item
-    return (shot or 0, stage)
-
-
 def _artifact(ctx: RunContext, o: Outcome) -> dict[str, Any]:
     return {
         "key": o.key,
@@ -115,29 +112,29 @@ def _spend(ctx: RunContext) -> dict[str, Any]:
             "calls": [vars(s) for s in desk.spent]}
 
 
-def _with_current_rest(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> dict[tuple[str, int | None], Outcome]:
-    """This run's outcomes plus every other result of the screenplay that is current in the cache, so that
-    the manifest of a partial run (--until, --only, a no-op) still describes the whole output folder."""
+def _add_current_rest(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> None:
+    """Add to this run's outcomes every other result of the screenplay that is current in the cache, so that
+    the manifest (and the Prefect artifacts) of a partial run (--until, --only, a no-op) still describe the
+    whole output folder."""
     from pipeline.plan import SHOT_STAGES, Selection, make_plan
     from pipeline.script_stage import script_outcome
 
     everything = {("script", None), ("stitch", None)} | {(s, shot.shot) for shot in ctx.shots() for s in SHOT_STAGES}
     if everything <= outcomes.keys():
-        return outcomes
-    found = dict(outcomes)
-    if ("script", None) not in found and (script := script_outcome(ctx)) is not None:
-        found[("script", None)] = script
+        return
+    if ("script", None) not in outcomes and (script := script_outcome(ctx)) is not None:
+        outcomes[("script", None)] = script
     plan = make_plan(ctx, Selection(only=True))
     for key, status in plan.status.items():
-        if status == "cached" and key not in found:
-            found[key] = Outcome(key[0], key[1], plan.keys[key], plan.records[key], computed=False, wall_s=0.0)
-    return found
+        if status == "cached" and key not in outcomes:
+            outcomes[key] = Outcome(key[0], key[1], plan.keys[key], plan.records[key], computed=False, wall_s=0.0)
 
 
 def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome], started: float) -> dict[str, Any]:
-    """Publish outputs, write ``manifest.json`` and return the run summary."""
+    """Publish outputs, write ``manifest.json`` and return the run summary; ``outcomes`` gains the current
+    cached results the run did not touch."""
     out = ctx.out_dir
-    outcomes = _with_current_rest(ctx, outcomes)
+    _add_current_rest(ctx, outcomes)
     outputs: dict[str, str] = {"screenplay": str(ctx.screenplay_files.path)}
     stitch = outcomes.get(("stitch", None))
     if stitch is not None:

@@ -115,7 +115,7 @@ def test_a_finished_film_publishes_every_artifact(film):
 
     ledger = table(found[prefix + "ledger"])
     by_stage = {r["stage"]: r for r in ledger}
-    assert list(by_stage) == ["images", "animation", "narration", "stitch", "total"]
+    assert list(by_stage) == ["script", "images", "animation", "narration", "stitch", "total"]
     total = by_stage["total"]
     assert total["jobs computed"] == summary["computed"] == len(shots)
     assert total["jobs cached"] + total["jobs refused"] == summary["cached"] and total["jobs refused"] == 0
@@ -163,7 +163,7 @@ def test_a_storyboard_run_has_no_film_link(tmp_path):
     rows = table(found["film-short-screenplay"])
     assert len(rows) == len(ctx.shots())
     assert all(r["duration (s)"] is None and r["status"] == "cached" for r in rows)
-    assert [r["stage"] for r in table(found["film-short-ledger"])] == ["images", "total"]
+    assert [r["stage"] for r in table(found["film-short-ledger"])] == ["script", "images", "total"]
     assert "film: not made in this run" in found["film-short-summary"].data
 
 
