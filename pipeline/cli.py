@@ -133,7 +133,7 @@ def _all_cached(ctx, sel):
     """Every outcome from the cache when nothing needs computing (no flow is started then), else None."""
     from pipeline.jobs import Outcome
     from pipeline.plan import plan_to_run
-    from pipeline.script_stage import ensure_screenplay, script_job, script_state
+    from pipeline.script_stage import ensure_screenplay, script_job, script_outcome, script_state
 
     job = script_job(ctx)
     fresh = script_state(ctx, job) == "cached" and not sel.forced("script", None)
@@ -144,7 +144,9 @@ def _all_cached(ctx, sel):
     plan = plan_to_run(ctx, sel)
     if plan.work():
         return None
-    return {key: Outcome(key[0], key[1], plan.keys[key], record, False, 0.0) for key, record in plan.records.items()}
+    cached = {key: Outcome(key[0], key[1], plan.keys[key], record, False, 0.0) for key, record in plan.records.items()}
+    script = script_outcome(ctx)
+    return cached | ({("script", None): script} if script else {})
 
 
 @app.command()
