@@ -85,7 +85,6 @@ class EspeakNarrator(SentenceNarrator):
                 audio.append(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0)
         return sample_rate, audio
 
-
     def check_voice(self, voice: str | None) -> None:
         """Raise InputError unless eSpeak NG knows ``voice``."""
         with _LOCK:
