@@ -79,10 +79,7 @@ class PiperNarrator(SentenceNarrator):
 
     def check_voice(self, voice: str | None) -> None:
         """Raise InputError unless ``voice`` names the bundled voice or an .onnx model whose files exist."""
-        model, _ = parse_voice(voice)
-        for needed in (model, Path(f"{model}.json")):
-            if not needed.is_file():
-                raise InputError(f"piper voice file not found: {needed}", hint=_voice_fix(model))
+        require_voice_files(parse_voice(voice)[0])
 
     def synthesize(self, sentences: list[str], voice: str | None) -> tuple[int, list[np.ndarray]]:
         """The voice's sample rate and the raw audio of each sentence."""
@@ -127,6 +124,13 @@ def _voice_fix(model: Path) -> str:
     return f"put the piper voice's .onnx and .onnx.json side by side at {model}, or {_ACCEPTED}"
 
 
+def require_voice_files(model: Path) -> None:
+    """Raise InputError unless the voice's model and its .onnx.json config both exist."""
+    for needed in (model, Path(f"{model}.json")):
+        if not needed.is_file():
+            raise InputError(f"piper voice file not found: {needed}", hint=_voice_fix(model))
+
+
 def load_voice(model: Path) -> PiperVoice:
     """Load a piper voice, turning a missing or unreadable model into an InputError.
 
@@ -138,10 +142,8 @@ def load_voice(model: Path) -> PiperVoice:
     from piper import PiperVoice
     from piper.config import PiperConfig
 
+    require_voice_files(model)
     config = Path(f"{model}.json")
-    for needed in (model, config):
-        if not needed.is_file():
-            raise InputError(f"piper voice file not found: {needed}", hint=_voice_fix(model))
     try:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
