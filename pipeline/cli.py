@@ -89,7 +89,7 @@ def _make(project, out, only, force, shots, until, budget, runner) -> dict:
     from pipeline.context import open_context
     from pipeline.finish import finish_run, record_wall_time
     from pipeline.plan import make_selection
-    from pipeline.project import check_backends_can_run, warm_up_backends
+    from pipeline.readiness import check_backends_can_run, warm_up_backends
 
     started = time.perf_counter()
     if runner not in (None, "threads", "dask"):
@@ -157,7 +157,7 @@ def check(
 ) -> None:
     """Validate the project (and an existing screenplay) without running anything."""
     from pipeline.context import open_context
-    from pipeline.project import check_backends_can_run
+    from pipeline.readiness import check_backends_can_run
     from pipeline.report import console
     from pipeline.screenplay_file import load
     from pipeline.source import select_text

@@ -5,6 +5,7 @@ import pytest
 
 from pipeline import project as project_module
 from pipeline.project import load_project
+from pipeline.readiness import warm_up_backends
 from tests.conftest import write_project
 
 
@@ -24,5 +25,5 @@ def test_warm_up_hands_the_narrator_every_voice_of_the_project_once(tmp_path, mo
     for stage in ("images", "narration"):
         backend = loaded.backends[stage]
         monkeypatch.setattr(backend, "warm_up", lambda voices=(), stage=stage: seen.__setitem__(stage, list(voices)))
-    project_module.warm_up_backends(loaded, ("images", "narration")).join(timeout=30)
+    warm_up_backends(loaded, ("images", "narration")).join(timeout=30)
     assert seen == {"images": [], "narration": ["joe", "joe#speaker=0"]}
