@@ -1,7 +1,7 @@
 """What the user sees in the terminal: stage progress bars, the final summary and the status table."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -80,14 +80,19 @@ def print_summary(summary: dict[str, Any]) -> None:
                       "the film above was made without them")
 
 
-def print_status(film: dict[str, str], rows: list[tuple[str, dict[str, str]]]) -> None:
-    """The whole-film stages, then a table of the per-shot stages."""
+def print_status(film: dict[str, str], rows: list[tuple[str, dict[str, str]]], notes: Sequence[str] = ()) -> None:
+    """The whole-film stages, then a table of the per-shot stages, then any notes."""
     colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
     out = Console()
     for stage, state in film.items():
         out.print(f"{stage:<8} [{colour.get(state, 'white')}]{state}[/]")
-    if not rows:
-        return
+    if rows:
+        out.print(_status_table(rows, colour))
+    for note in notes:
+        out.print(f"[yellow]note:[/] {note}")
+
+
+def _status_table(rows: list[tuple[str, dict[str, str]]], colour: dict[str, str]) -> Table:
     columns = list(rows[0][1])
     table = Table(title="per shot")
     table.add_column("shot")
@@ -95,7 +100,7 @@ def print_status(film: dict[str, str], rows: list[tuple[str, dict[str, str]]]) -
         table.add_column(column)
     for label, cells in rows:
         table.add_row(label, *(f"[{colour.get(cells[c], 'white')}]{cells[c]}[/]" for c in columns))
-    out.print(table)
+    return table
 
 
 def print_backends(rows: list[tuple[str, str, str, list[str]]]) -> None:

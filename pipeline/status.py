@@ -18,15 +18,16 @@ def _label(plan, previous, stage: str, shot: int | None) -> str:
     return "stale" if old and old != plan.keys[(stage, shot)] else "missing"
 
 
-def status_rows(project: Path, out: Path | None) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
-    """The whole-film stages (script, stitch) and one row per shot of the per-shot stages."""
+def status_rows(project: Path, out: Path | None) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]], list[str]]:
+    """The whole-film stages (script, stitch), one row per shot of the per-shot stages, and notes (such as a
+    screenplay kept for its edits although the script's inputs changed)."""
     ctx = open_context(project, out, create=False)
     job = script_job(ctx)
     state = script_state(ctx, job)
     if state != "cached":
-        return {"script": state, "stitch": "waiting"}, []
+        return {"script": state, "stitch": "waiting"}, [], []
     ensure_screenplay(ctx, run=False, job=job)
     plan = make_plan(ctx, Selection(only=True))
     previous = previous_keys(ctx)
     rows = [(str(shot.shot), {stage: _label(plan, previous, stage, shot.shot) for stage in SHOT_STAGES}) for shot in ctx.shots()]
-    return {"script": state, "stitch": _label(plan, previous, "stitch", None)}, rows
+    return {"script": state, "stitch": _label(plan, previous, "stitch", None)}, rows, list(ctx.notes)

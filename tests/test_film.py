@@ -204,7 +204,20 @@ def test_status_shows_cached_and_stale(cli, film):
     assert code == 0 and "cached" in text and "stale" not in text and "missing" not in text, text
     edit_screenplay(out, lambda data: shot_list(data)[0].update(image_prompt="a mill in the rain, redrawn"))
     code, text = cli("status", project, "--out", out)
-    assert code == 0 and "stale" in text, text
+    assert code == 0 and "stale" in text and "note" not in text, text
+
+
+def test_status_says_an_edited_screenplay_is_kept_when_the_script_inputs_change(cli, film):
+    project, out = film
+    original = project.read_text(encoding="utf-8")
+    project.write_text(original.replace('style: "ink and wash"', 'style: "charcoal"'), encoding="utf-8")
+    try:
+        code, text = cli("status", project, "--out", out)
+    finally:
+        project.write_text(original, encoding="utf-8")
+    flat = " ".join(text.split())
+    assert code == 0 and "script cached" in flat, text
+    assert "holds your edits, so it was kept" in flat and "--force script" in flat, text
 
 
 def test_only_names_the_command_that_makes_what_it_lacks(cli, film):
