@@ -112,10 +112,11 @@ def _start_make(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
                             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 60
-    while not _servers_of(home):
-        assert proc.poll() is None and time.monotonic() < deadline, "film make never started its server"
-        time.sleep(0.1)
-    time.sleep(3)  # the flow is running now
+    # the flow writes the screenplay: from then on Prefect is imported and the run is under way (a signal during
+    # imports may be swallowed by a library's bare except, so a fixed wait made these tests flaky on a slow machine)
+    while not (_servers_of(home) and (tmp_path / "out" / "screenplay.yaml").is_file()):
+        assert proc.poll() is None and time.monotonic() < deadline, "film make never got its flow going"
+        time.sleep(0.05)
     return proc, home
 
 
