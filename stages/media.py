@@ -90,12 +90,7 @@ class FrameReader:
     where the aspect differs), one single-threaded ffmpeg process.
 
     ``frames`` caps how many are decoded: ffmpeg decodes dozens of frames ahead of the reader, all wasted
-    when it is closed early, so a reader that knows its need says so.
-
-    Frames are read straight from the pipe into a ring of RING buffers, so a frame stays valid until
-    RING - 1 more frames are read (a fresh 1.4 MB array a frame costs the kernel more than the copy)."""
-
-    RING = 3
+    when it is closed early, so a reader that knows its need says so."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: int, frames: int | None = None) -> None:
         w, h = size
@@ -105,40 +100,21 @@ class FrameReader:
         limit = ["-frames:v", str(max(1, frames))] if frames is not None else []
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
                "-i", str(self.path), "-vf", scale, *limit, "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1"]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
-                                      bufsize=0)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL)
         widen_pipe(self._proc.stdout)
-        self._ring: list[Any] = []
-        self._count = 0
 
     def read(self) -> Any | None:
-        """The next frame as a read-only (height * 3 / 2, width) uint8 array, valid until RING - 1 more frames
-        are read, or None after the last one."""
+        """The next frame as a read-only (height * 3 / 2, width) uint8 array, or None after the last one."""
         import numpy as np
 
-        if len(self._ring) < self.RING:
-            self._ring.append(np.empty((self.size[1] * 3 // 2, self.size[0]), np.uint8))
-        frame = self._ring[self._count % self.RING]
-        if self._fill(memoryview(frame).cast("B")):
-            self._count += 1
-            view = frame.view()
-            view.flags.writeable = False
-            return view
+        data = self._proc.stdout.read(self.frame_bytes)
+        if len(data) == self.frame_bytes:
+            return np.frombuffer(data, np.uint8).reshape(self.size[1] * 3 // 2, self.size[0])
         if self._proc.wait() != 0:
             self._log.seek(0)
             raise StageError(f"ffmpeg failed reading {self.path} (exit {self._proc.returncode}):\n"
                              f"{stderr_tail(self._log.read())}")
         return None
-
-    def _fill(self, buffer: memoryview) -> bool:
-        """Read one whole frame from the pipe into ``buffer``; False at the end of the stream."""
-        filled = 0
-        while filled < len(buffer):
-            got = self._proc.stdout.readinto(buffer[filled:])
-            if not got:
-                return False
-            filled += got
-        return True
 
     def close(self) -> None:
         """Stop the decoder."""

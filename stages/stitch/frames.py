@@ -11,12 +11,11 @@ from stages.stitch.subtitles import Cue, CueRenderer, Overlay, caption_at
 from stages.stitch.timeline import Timeline
 
 
-def blend(a: Any, b: Any, weight: float, out: Any) -> Any:
-    """``a`` dissolved ``weight`` of the way into ``b``, written into ``out`` (uint8 frames of one shape; every
-    I420 sample blends linearly)."""
+def blend(a: Any, b: Any, weight: float) -> Any:
+    """``a`` dissolved ``weight`` of the way into ``b`` (uint8 frames; every I420 sample blends linearly)."""
     import cv2
 
-    return cv2.addWeighted(a, 1.0 - weight, b, weight, 0.0, dst=out)
+    return cv2.addWeighted(a, 1.0 - weight, b, weight, 0.0)
 
 
 def stretch(shot: StitchShot) -> float:
@@ -51,7 +50,6 @@ class ClipSource:
             self.reader.close()
             raise StageError(f"the clip of shot {shot.number}, {shot.clip_path}, has no frames")
         self.index, self.current, self.previous = 0, first, first
-        self.mixed = first.copy()  # where in-between frames of a slowed-down clip are blended
 
     def _seek(self, index: int) -> Any:
         while self.index < index:
@@ -74,7 +72,7 @@ class ClipSource:
         nxt = self._seek(index + 1)
         if self.index != index + 1:
             return nxt
-        return blend(self.previous, nxt, position - index, self.mixed)
+        return blend(self.previous, nxt, position - index)
 
     def close(self) -> None:
         """Stop the decoder."""
@@ -85,7 +83,7 @@ class SegmentPainter:
     """Paints the film frames of one segment: the owning shot's picture, the dissolve into it, its cue.
 
     Clips are sampled at the frame's time from its shot's first frame, so the pixels of a segment never
-    depend on where in the film its shots fall. Every frame is painted on one canvas, valid until the next."""
+    depend on where in the film its shots fall."""
 
     def __init__(self, timeline: Timeline, shots: Sequence[StitchShot], size: tuple[int, int], first: int,
                  cues: Sequence[Cue | None], renderer: CueRenderer | None) -> None:
@@ -94,7 +92,6 @@ class SegmentPainter:
         self.first, self.cues, self.renderer = first, cues, renderer
         self.sources: dict[int, ClipSource] = {}
         self.overlays: dict[tuple[str, ...], Overlay] = {}
-        self.canvas: Any = None
 
     def _picture(self, shot: int, into: int) -> Any:
         tl = self.timeline
@@ -114,18 +111,11 @@ class SegmentPainter:
         tl = self.timeline
         shot, into = tl.locate(frame)
         picture = self._picture(shot, into)
-        if self.canvas is None:
-            self.canvas = picture.copy()
         if into < tl.fades[shot]:
             before = self._picture(shot - 1, frame - tl.frames[shot - 1])
-            picture = blend(before, picture, (into + 1) / (tl.fades[shot] + 1), self.canvas)
+            picture = blend(before, picture, (into + 1) / (tl.fades[shot] + 1))
         cue = self.cues[frame - self.first]
-        if cue is None:
-            return picture
-        if picture is not self.canvas:
-            self.canvas[...] = picture
-        self._overlay(cue).burn_into(self.canvas)
-        return self.canvas
+        return self._overlay(cue).apply(picture) if cue is not None else picture
 
     def close(self) -> None:
         """Stop every decoder this segment opened."""

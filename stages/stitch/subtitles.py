@@ -128,13 +128,15 @@ class Overlay:
         x, y = x - left, y - top
         return padded[:frame[1] - y, :frame[0] - x], x, y
 
-    def burn_into(self, frame: Any) -> None:
-        """Blend the cue into the I420 ``frame`` in place."""
-        for plane, premul, inverse, (x, y) in zip(i420_planes(frame, self.frame), self.premul, self.inverse,
+    def apply(self, frame: Any) -> Any:
+        """A copy of the I420 ``frame`` with the cue blended in."""
+        out = frame.copy()
+        for plane, premul, inverse, (x, y) in zip(i420_planes(out, self.frame), self.premul, self.inverse,
                                                    self.places):
             h, w = premul.shape
             region = plane[y:y + h, x:x + w]
             region[...] = ((region * inverse + premul) >> 8).astype(plane.dtype)
+        return out
 
 
 class CueRenderer:
