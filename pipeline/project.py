@@ -5,13 +5,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pipeline.errors import UserError
 from pipeline.yamlfile import YamlDocument
 from stages.backend import Backend
+from stages.cloud.http import without_password
 from stages.contracts import Character, Frozen, VideoFormat
 from stages.registry import STAGES, UnknownBackend, backend_class
 
@@ -150,12 +150,7 @@ class StoreConfig(Frozen):
     def _url_alone(cls, value: Any) -> Any:
         return {"url": value} if isinstance(value, str) else value
 
-    @field_validator("url")
-    @classmethod
-    def _no_password(cls, value: str | None) -> str | None:
-        if value and "://" in value and urlsplit(value).password:
-            raise ValueError("the URL holds a password: credentials come from the environment, never the project file")
-        return value
+    _no_password = field_validator("url")(without_password)
 
     @field_validator("options")
     @classmethod

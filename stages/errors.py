@@ -3,7 +3,10 @@ from __future__ import annotations
 
 
 class StageError(Exception):
-    """A backend failed; ``hint`` says what to do about it."""
+    """A backend failed; ``hint`` says what to do about it. ``answer`` holds a provider's parsed error answer
+    (its JSON body) when one came with the failure, for a backend to read the provider's own error code."""
+
+    answer: object = None
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)

@@ -120,7 +120,7 @@ class LumaAnimator(CloudBackend):
                 raise
             call.forget("job_id")
             raise TransientError(f"luma no longer knows generation {job_id} of the {what}",
-                                 hint="the next attempt starts a new generation") from exc
+                                 hint="the next attempt starts a new generation") from None  # see talking()
         if generation.state in WORKING:
             return False, None
         video = generation.assets.video if generation.assets else None

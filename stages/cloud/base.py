@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, TypeVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from stages import calls
 from stages.backend import Backend
 from stages.cloud.download import fetch, image_fitted, video_fitted
-from stages.cloud.http import api_key, base_url, from_exception
+from stages.cloud.http import api_key, base_url, from_exception, without_password
 from stages.contracts import Frozen
 from stages.errors import StageError, TransientError
 
@@ -32,6 +32,8 @@ class CloudOptions(Frozen):
     timeout_s: float = Field(default=120.0, gt=0)  # one HTTP request
     poll_interval_s: float = Field(default=2.0, gt=0)  # first wait between polls of a job; doubles up to 30 s
     deadline_s: float = Field(default=900.0, gt=0)  # how long to wait for one job before giving up this attempt
+
+    _no_password = field_validator("base_url")(without_password)
 
 
 class CloudBackend(Backend):
@@ -61,7 +63,10 @@ class CloudBackend(Backend):
         except StageError:
             raise
         except Exception as exc:  # SDKs raise their own hierarchies; classify by status and class name
-            raise from_exception(exc, self.provider, self.key_env, what) from exc
+            error = from_exception(exc, self.provider, self.key_env, what)
+            error.answer = getattr(exc, "body", None)
+            # not chained: an SDK's exception may quote the key, and Prefect's log and --debug print causes whole
+            raise error from None
 
     def paid(self, item: str, units: float, what: str, request: Callable[[], T]) -> T:
         """Make one paid ``request``: priced and budget-checked before, recorded after, errors translated."""

@@ -63,7 +63,7 @@ def upload(path: Path, base: str | None = None, timeout: float = 120.0) -> str:
     except StageError:
         raise
     except Exception as exc:
-        raise from_exception(exc, PROVIDER, KEY_ENV, what) from exc
+        raise from_exception(exc, PROVIDER, KEY_ENV, what) from None  # unchained, as in CloudBackend.talking
 
 
 class FalBackend(CloudBackend):

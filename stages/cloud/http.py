@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import email.utils
 import os
+import re
 import time
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from stages.errors import AuthError, ContentRejected, StageError, TransientError
 
@@ -17,7 +19,10 @@ TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522
 TRANSIENT_EXCEPTIONS = ("Timeout", "ConnectError", "ConnectionError", "TransportError", "ProtocolError",
                         "ChunkedEncodingError", "APIConnectionError", "ReadError", "RemoteDisconnected",
                         "JSONDecodeError", "APIResponseValidationError")
+# Names of garbled answers among TRANSIENT_EXCEPTIONS: the provider answered, but not in a form we can read.
+UNREADABLE_EXCEPTIONS = ("JSONDecodeError", "APIResponseValidationError")
 DETAIL_CHARS = 300
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def api_key(env: str, provider: str) -> str:
@@ -34,6 +39,13 @@ def base_url(provider: str, configured: str | None, default: str) -> str:
     return (configured or os.environ.get(f"FILM_{provider.upper()}_BASE_URL") or default).rstrip("/")
 
 
+def without_password(url: str | None) -> str | None:
+    """``url`` itself; ValueError when it holds a password (credentials come from the environment only)."""
+    if url and "://" in url and urlsplit(url).password:
+        raise ValueError("the URL holds a password: credentials come from the environment, never the project file")
+    return url
+
+
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
     """Seconds the provider asked us to wait (Retry-After as seconds or an HTTP date), if it did."""
     if not headers:
@@ -44,15 +56,20 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:  # an HTTP date; anything else is ignored and the usual back-off applies
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` cut to a readable length with any key value taken out."""
+    """``text`` cut to a readable length with any key value, and any user:password@ in a URL, taken out."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
+    text = _URL_CREDENTIALS.sub("***@", str(text))
     text = " ".join(str(text).split())
     return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
 
@@ -102,6 +119,9 @@ def from_exception(exc: BaseException, provider: str, key_env: str, what: str) -
         return from_status(provider, status, body, headers, key_env, what)
     names = " ".join(cls.__name__ for cls in type(exc).__mro__)
     detail = redact(str(exc) or type(exc).__name__, (os.environ.get(key_env, ""),))
+    if any(name in names for name in UNREADABLE_EXCEPTIONS):
+        return TransientError(f"{provider}: the answer to the {what} was unreadable: {detail}",
+                              hint="a passing fault on the provider's side; rerun later if retries ran out")
     if any(name in names for name in TRANSIENT_EXCEPTIONS):
         return TransientError(f"{provider}: the {what} failed on the network: {detail}",
                               hint="a passing fault; rerun later if retries ran out")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from stages.cloud.base import CloudBackend, CloudOptions
+from stages.cloud.http import redact
 from stages.contracts import NarrationRequest, NarrationResult, Timing
 from stages.errors import AuthError, ContentRejected, InputError, StageError
 
@@ -142,7 +144,7 @@ def speakable_sentences(text: str) -> list[str]:
 
 def _detail(exc: BaseException) -> dict[str, Any]:
     """The ``detail`` object of an ElevenLabs error answer behind ``exc`` ({} when there is none)."""
-    body = getattr(exc.__cause__, "body", None)
+    body = exc.answer
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail if isinstance(detail, dict) else {}
 
@@ -151,7 +153,7 @@ def refined(exc: StageError, text: str, voice: str) -> StageError:
     """The shared classification of an error, sharpened by ElevenLabs' own ``detail.status`` / ``code``."""
     detail = _detail(exc)
     status = str(detail.get("code") or detail.get("status") or "")
-    message = shorten(str(detail.get("message") or exc), 200)
+    message = shorten(redact(str(detail.get("message") or exc), (os.environ.get(ElevenLabsNarrator.env_keys[0], ""),)), 200)
     if status == "quota_exceeded":
         return AuthError(f"elevenlabs: the account's character quota is exhausted: {message}",
                          hint="top up or upgrade the ElevenLabs plan (or enable usage-based billing), then rerun; "
