@@ -14,12 +14,10 @@ from stages.errors import AuthError, ContentRejected, StageError, TransientError
 REJECTION_WORDS = ("safety", "moderation", "content policy", "nsfw", "inappropriate", "flagged", "prohibited",
                    "not allowed", "violat")
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-# Exception class names (anywhere in the MRO) of timeouts, broken connections and garbled answers in httpx,
-# requests and the SDKs.
-TRANSIENT_EXCEPTIONS = ("Timeout", "ConnectError", "ConnectionError", "TransportError", "ProtocolError",
-                        "ChunkedEncodingError", "APIConnectionError", "ReadError", "RemoteDisconnected",
-                        "JSONDecodeError", "APIResponseValidationError")
-# Names of garbled answers among TRANSIENT_EXCEPTIONS: the provider answered, but not in a form we can read.
+# Exception class names (anywhere in the MRO) of passing faults in httpx, requests and the SDKs: timeouts and
+# broken connections, and garbled answers (the provider answered, but not in a form we can read).
+NETWORK_EXCEPTIONS = ("Timeout", "ConnectError", "ConnectionError", "TransportError", "ProtocolError",
+                      "ChunkedEncodingError", "APIConnectionError", "ReadError", "RemoteDisconnected")
 UNREADABLE_EXCEPTIONS = ("JSONDecodeError", "APIResponseValidationError")
 DETAIL_CHARS = 300
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
@@ -66,11 +64,11 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """``text`` cut to a readable length with any key value, and any user:password@ in a URL, taken out."""
+    text = str(text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    text = _URL_CREDENTIALS.sub("***@", str(text))
-    text = " ".join(str(text).split())
+    text = " ".join(_URL_CREDENTIALS.sub("***@", text).split())
     return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
 
 
@@ -122,7 +120,7 @@ def from_exception(exc: BaseException, provider: str, key_env: str, what: str) -
     if any(name in names for name in UNREADABLE_EXCEPTIONS):
         return TransientError(f"{provider}: the answer to the {what} was unreadable: {detail}",
                               hint="a passing fault on the provider's side; rerun later if retries ran out")
-    if any(name in names for name in TRANSIENT_EXCEPTIONS):
+    if any(name in names for name in NETWORK_EXCEPTIONS):
         return TransientError(f"{provider}: the {what} failed on the network: {detail}",
                               hint="a passing fault; rerun later if retries ran out")
     return StageError(f"{provider}: the {what} failed: {type(exc).__name__}: {detail}")
