@@ -266,6 +266,12 @@ def _make_backend(document: YamlDocument, stage: str, config: StageConfig, base:
         cls = backend_class(stage, config.backend)
     except UnknownBackend as exc:
         raise UserError(f"{document.where(loc)}: stages.{stage}.backend: {exc}", "use one of the known backends (film backends lists them)") from None
+    secret = [name for name in _secret_names(config.options) if name.split(".")[0] not in cls.Options.model_fields]
+    if secret:
+        where = document.where(("stages", stage, "options", *secret[0].split(".")))
+        keys = " or ".join(cls.env_keys)
+        raise UserError(f"{where}: stages.{stage}.options.{secret[0]}: credentials come from the environment, never "
+                        "the project file", f"remove it{f' and export {keys}' if keys else ''}")
     try:
         options = cls.parse_options(config.options, base)
     except ValidationError as exc:

@@ -54,3 +54,20 @@ def test_an_unreadable_answer_is_transient_and_not_called_a_network_fault():
         error = from_exception(exc, "luma", "LUMAAI_API_KEY", "shot 2 clip")
     assert isinstance(error, TransientError)
     assert "unreadable" in str(error) and "network" not in str(error)
+
+
+@pytest.mark.parametrize("options", ['{api_key: "IDEO-SECRET-7777"}', '{headers: {Api-Key: "IDEO-SECRET-7777"}}'])
+def test_a_key_in_a_stages_options_is_refused_naming_its_variable(cli, tmp_path, options):
+    project = write_project(tmp_path / "proj", stages=f"{{images: {{backend: ideogram, options: {options}}}}}")
+    code, text = cli("check", project)
+    flat = " ".join(text.split())
+    assert code == 2 and "credentials come from the environment" in flat and "IDEOGRAM_API_KEY" in flat, text
+    assert "IDEO-SECRET-7777" not in text
+
+
+def test_an_option_that_only_sounds_like_a_key_is_kept(tmp_path):
+    from pipeline.project import load_project
+
+    stages = '{script: {backend: anthropic, options: {max_tokens: 4000}}}'
+    loaded = load_project(write_project(tmp_path / "proj", stages=stages))
+    assert loaded.backends["script"].options.max_tokens == 4000
