@@ -181,6 +181,14 @@ def test_a_malformed_answer_is_a_stage_error(server, call):
         writer().write(REQUEST)
 
 
+def test_a_hollow_answer_is_transient_names_the_part_and_is_not_billed(server, call):
+    server.fault("anthropic", "hollow")
+    with pytest.raises(TransientError, match="unexpected body") as caught:
+        writer().write(REQUEST)
+    assert "screenplay of part 1/1" in str(caught.value)
+    assert call.charges == [] and call.till.spent_usd == 0
+
+
 def test_a_retry_pays_for_no_part_twice(server, tmp_path):
     server.fault("anthropic", "overloaded", route="part=2/")
     paid = server.state.paid["anthropic"]

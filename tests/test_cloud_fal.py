@@ -225,6 +225,20 @@ def test_generic_faults(stage, kind, error, server, tmp_path):
 
 
 @STAGES
+@pytest.mark.parametrize("route, skip", [("fal-ai", 0), ("/status", 0), ("/requests/", 3)],
+                         ids=["submit", "status", "result"])
+def test_a_hollow_answer_is_transient_and_the_retry_pays_once(stage, route, skip, server, fal_env, tmp_path):
+    server.fault("fal", "hollow", route=route, skip=skip)  # skip: the three polls before the result
+    journal = tmp_path / "j.json"
+    with calls.using(Call(journal=journal)), pytest.raises(TransientError, match="unexpected body") as caught:
+        make(stage, server, tmp_path)
+    assert "shot" in str(caught.value)
+    with calls.using(Call(journal=journal)):
+        make(stage, server, tmp_path)
+    assert fal_env.paid["fal"] == 1
+
+
+@STAGES
 def test_job_failure_is_a_stage_error_and_forgotten(stage, server, fal_env, tmp_path):
     server.fault("fal", "job_fails")
     journal = tmp_path / "j.json"
@@ -301,4 +315,10 @@ def test_upload_refusals(fal_env, monkeypatch, tmp_path):
 def test_upload_500_is_transient(server, tmp_path):
     server.fault("fal", "500", route="/storage/")
     with pytest.raises(TransientError, match="upload"):
+        upload_still(still(tmp_path), via="fal")
+
+
+def test_a_hollow_upload_answer_is_transient(server, tmp_path):
+    server.fault("fal", "hollow", route="/storage/")
+    with pytest.raises(TransientError, match="upload of the still still.png with an unexpected body"):
         upload_still(still(tmp_path), via="fal")

@@ -143,6 +143,12 @@ def test_malformed_json_is_a_stage_error(server, tmp_path):
     assert isinstance(caught.value, StageError)
 
 
+def test_a_hollow_answer_is_transient_naming_the_shot(server, tmp_path):
+    server.fault("ideogram", "hollow")
+    with pytest.raises(TransientError, match="shot 3 image with an unexpected body"):
+        IdeogramImages().make_image(shot(number=3), tmp_path / "o.png")
+
+
 def test_safety_refusal_names_the_shot_and_prompt(server, tmp_path):
     server.fault("ideogram", "reject")
     with pytest.raises(ContentRejected) as caught:

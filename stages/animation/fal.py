@@ -12,7 +12,6 @@ from typing import Any, Literal
 from stages.cloud.base import CloudOptions, shot_label
 from stages.cloud.fal import FalBackend, upload
 from stages.contracts import AnimationRequest, AnimationResult
-from stages.errors import StageError
 
 KLING = "fal-ai/kling-video/v2.1/standard/image-to-video"
 LTX = "fal-ai/ltx-video/image-to-video"
@@ -80,8 +79,5 @@ class FalAnimator(FalBackend):
             return body
 
         result = self.collect(model, arguments, f"{model}:second", seconds, what, prompt)
-        with self.talking(what):
-            url = result["video"]["url"]
-        if not isinstance(url, str) or not url:
-            raise StageError(f"fal answered the {what} without a video URL")
+        url = self.result_url(result, ("video", "url"), what)
         return AnimationResult(path=out_path, duration=self.collect_clip(url, out_path, request.format, what))

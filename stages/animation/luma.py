@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions, shot_label
-from stages.cloud.http import REJECTION_WORDS, redact
+from stages.cloud.http import REJECTION_WORDS, redact, unexpected_answer
 from stages.contracts import AnimationRequest, AnimationResult, VideoFormat
 from stages.errors import ContentRejected, InputError, StageError, TransientError
 
@@ -107,7 +107,7 @@ class LumaAnimator(CloudBackend):
             prompt=prompt, model=opts.model, keyframes=keyframes, duration=f"{seconds}s",
             resolution=opts.resolution, aspect_ratio=aspect_ratio(request.format), loop=opts.loop))
         if not generation.id:
-            raise StageError(f"luma: the answer to the {what} carries no generation id")
+            raise unexpected_answer(self.provider, what, generation.to_dict())
         call.remember("job_id", generation.id)
         return generation.id
 
@@ -121,6 +121,8 @@ class LumaAnimator(CloudBackend):
             call.forget("job_id")
             raise TransientError(f"luma no longer knows generation {job_id} of the {what}",
                                  hint="the next attempt starts a new generation") from None  # see talking()
+        if not generation.state:  # a hollow answer, not a failed generation: it stays journaled
+            raise unexpected_answer(self.provider, what, generation.to_dict())
         if generation.state in WORKING:
             return False, None
         video = generation.assets.video if generation.assets else None

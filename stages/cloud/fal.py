@@ -21,7 +21,7 @@ from typing import Any, Callable, ClassVar
 from stages import calls
 from stages.cloud.base import CloudBackend
 from stages.cloud.download import still_as_upload
-from stages.cloud.http import api_key, base_url, from_exception, from_status, redact
+from stages.cloud.http import api_key, base_url, fields_of, from_exception, from_status, redact, unexpected_answer
 from stages.errors import AuthError, ContentRejected, StageError, TransientError
 
 PROVIDER, KEY_ENV = "fal", "FAL_KEY"
@@ -55,11 +55,10 @@ def upload(path: Path, base: str | None = None, timeout: float = 120.0) -> str:
                                     json={"file_name": f"{path.stem}.jpg", "content_type": "image/jpeg"},
                                     headers={"Authorization": f"Key {key}"})
             initiated.raise_for_status()
-            target = initiated.json()
+            upload_url, file_url = fields_of(initiated.json(), ("upload_url", "file_url"), PROVIDER, what)
             # a signed URL: it gets the bytes, never the key
-            client.put(target["upload_url"], content=data,
-                       headers={"Content-Type": "image/jpeg"}).raise_for_status()
-            return target["file_url"]
+            client.put(upload_url, content=data, headers={"Content-Type": "image/jpeg"}).raise_for_status()
+            return file_url
     except StageError:
         raise
     except Exception as exc:
@@ -89,7 +88,7 @@ class FalBackend(CloudBackend):
                 job = call.recall(JOURNAL)
                 if not job:
                     body = arguments()  # only now: building them may upload the still
-                    job = self.paid(item, units, what, lambda: self._submit(client, model, body))
+                    job = self.paid(item, units, what, lambda: self._submit(client, model, body, what))
                     call.remember(JOURNAL, job)
                 status = self.poll(lambda: self._check(client, job, what), what)
                 with self.talking(what):
@@ -98,17 +97,29 @@ class FalBackend(CloudBackend):
             self.forget()
             raise rejected(what, prompt, str(exc)) from exc
 
+    def result_url(self, result: dict[str, Any], path: tuple[str | int, ...], what: str) -> str:
+        """The hosted file's URL at ``path`` in a completed job's ``result``; an unexpected_answer when it is not
+        there (the job stays journaled: the next attempt reads the result again without paying)."""
+        node: Any = result
+        for step in path:
+            try:
+                node = node[step]
+            except (KeyError, IndexError, TypeError):
+                raise unexpected_answer(PROVIDER, what, result) from None
+        if not isinstance(node, str) or not node:
+            raise unexpected_answer(PROVIDER, what, result)
+        return node
+
     def forget(self) -> None:
         """Drop the journaled request, so the next attempt submits a new one."""
         calls.current().remember(JOURNAL, None)
 
-    def _submit(self, client: Any, model: str, arguments: dict[str, Any]) -> dict[str, str]:
+    def _submit(self, client: Any, model: str, arguments: dict[str, Any], what: str) -> dict[str, str]:
         """Submit the paid request; what to journal of the answer (its id and URLs, never the key)."""
         response = client.post(f"{self.endpoint()}/{model}", json=arguments)
         response.raise_for_status()
-        body = response.json()
-        return {"model": model, "request_id": body["request_id"], "status_url": body["status_url"],
-                "response_url": body["response_url"]}
+        names = ("request_id", "status_url", "response_url")
+        return {"model": model, **dict(zip(names, fields_of(response.json(), names, PROVIDER, what)))}
 
     def _check(self, client: Any, job: dict[str, str], what: str) -> tuple[bool, dict[str, Any] | None]:
         """One poll of the status: (done, the status body)."""
@@ -119,7 +130,7 @@ class FalBackend(CloudBackend):
                              hint="rerun to submit it again")
         response.raise_for_status()
         status = response.json()
-        state = status.get("status")
+        state = fields_of(status, ("status",), PROVIDER, what)[0]
         if state in WORKING:
             return False, None
         if state == "COMPLETED":
@@ -130,7 +141,10 @@ class FalBackend(CloudBackend):
         """The completed request's result; a failed job is forgotten (a rerun submits anew) and raised."""
         response = client.get(job["response_url"])
         if response.is_success:
-            return response.json()
+            result = response.json()
+            if not isinstance(result, dict):
+                raise unexpected_answer(PROVIDER, what, result)
+            return result
         code = response.status_code
         error = from_status(PROVIDER, code, response.text, response.headers, KEY_ENV, what)
         failed = (status.get("error") or response.headers.get("x-fal-error-type")

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import re
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from stages.errors import AuthError, ContentRejected, StageError, TransientError
@@ -70,6 +71,20 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
             text = text.replace(secret, "***")
     text = " ".join(_URL_CREDENTIALS.sub("***@", text).split())
     return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
+
+
+def unexpected_answer(provider: str, what: str, answer: Any) -> TransientError:
+    """A provider's answer that parsed but lacks what it must hold: a passing fault there, worth asking again."""
+    shown = answer if isinstance(answer, str) else json.dumps(answer, default=str)
+    return TransientError(f"{provider} answered the {what} with an unexpected body: {redact(shown)}",
+                          hint="a passing fault at the provider; rerun later if retries ran out")
+
+
+def fields_of(answer: Any, names: Sequence[str], provider: str, what: str) -> list[Any]:
+    """The values of ``names`` in a JSON object ``answer``; an unexpected_answer when it is none or lacks one."""
+    if not isinstance(answer, dict) or any(answer.get(name) in (None, "") for name in names):
+        raise unexpected_answer(provider, what, answer)
+    return [answer[name] for name in names]
 
 
 def from_status(provider: str, status: int, detail: str, headers: Mapping[str, str] | None, key_env: str,

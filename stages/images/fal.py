@@ -15,7 +15,6 @@ from pydantic import Field
 from stages.cloud.base import CloudBackend, CloudOptions
 from stages.cloud.fal import FalBackend, rejected
 from stages.contracts import ImageRequest, ImageResult
-from stages.errors import StageError
 
 MULTIPLE = 16  # FLUX works on 16-pixel patches
 MIN_SIDE = 320  # so the hosted still also serves as a keyframe (Kling takes 300 px a side at least)
@@ -64,13 +63,10 @@ class FalImages(FalBackend):
                      "image_size": {"width": width, "height": height}, "num_images": 1,
                      "enable_safety_checker": True}
         result = self.collect(model, lambda: arguments, f"{model}:image", 1, what, request.prompt)
-        with self.talking(what):
-            flagged = any(result.get("has_nsfw_concepts") or ())
-            url = result["images"][0]["url"]
-        if flagged:
+        flags = result.get("has_nsfw_concepts")
+        if any(flags) if isinstance(flags, list) else bool(flags):
             self.forget()
             raise rejected(what, request.prompt, "the safety checker flagged the image as NSFW")
-        if not isinstance(url, str) or not url:
-            raise StageError(f"fal answered the {what} without an image URL")
+        url = self.result_url(result, ("images", 0, "url"), what)
         self.collect_still(url, out_path, (request.width, request.height), what)
         return ImageResult(path=out_path, url=url, url_expires_at=time.time() + self.options.url_lifetime_s)

@@ -16,6 +16,7 @@ from pydantic import Field
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions
 from stages.cloud.download import still_as_upload
+from stages.cloud.http import fields_of, unexpected_answer
 from stages.contracts import ImageRequest, ImageResult, ProjectPath
 from stages.errors import ContentRejected, InputError, StageError, TransientError
 
@@ -139,14 +140,11 @@ class IdeogramImages(CloudBackend):
             raise _rejected(request, str(exc).split(": ", 1)[-1]) from exc
         try:
             image = response.json()["data"][0]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise TransientError(f"ideogram answered the {what} with an unexpected body: {response.text[:200]!r}",
-                                 hint="a passing fault at the provider; rerun later if retries ran out") from exc
-        if image.get("is_image_safe") is False:
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise unexpected_answer(self.provider, what, response.text) from None
+        if isinstance(image, dict) and image.get("is_image_safe") is False:
             raise _rejected(request, "the picture failed its safety check")
-        if not image.get("url"):
-            raise TransientError(f"ideogram answered the {what} without an image URL")
-        return image["url"]
+        return fields_of(image, ("url",), self.provider, what)[0]
 
     def _collect(self, url: str, made_at: float, request: ImageRequest, out_path: Path,
                  what: str) -> ImageResult:

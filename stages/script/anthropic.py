@@ -18,6 +18,7 @@ from pydantic import Field
 
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions
+from stages.cloud.http import unexpected_answer
 from stages.contracts import Screenplay, ScriptRequest
 from stages.errors import ContentRejected, InputError, StageError
 from stages.script.llm_schema import (
@@ -152,6 +153,8 @@ class AnthropicScriptWriter(CloudBackend):
                     model=model, max_tokens=self.options.max_tokens, system=SYSTEM, tools=[TOOL],
                     tool_choice={"type": "tool", "name": TOOL_NAME}, thinking={"type": "disabled"},
                     messages=messages, extra_body=extra)
+                if response.usage is None or response.content is None:
+                    raise unexpected_answer(self.provider, f"request for the {what}", response.to_dict())
                 used_in, used_out = int(response.usage.input_tokens), int(response.usage.output_tokens)
         except BaseException:
             call.till.refund(usd)  # not billed

@@ -5,7 +5,8 @@ with ``FILM_<PROVIDER>_BASE_URL``. It records every request, counts paid ones, h
 under ``/files/`` and injects faults queued with ``fault(provider, kind, ...)``:
 
 * generic (handled here for every provider route): ``429`` (with Retry-After), ``500``, ``slow`` (answers
-  after ``delay`` seconds), ``malformed`` (a 200 with a body that is not JSON);
+  after ``delay`` seconds), ``malformed`` (a 200 with a body that is not JSON), ``hollow`` (a 200 with a JSON
+  object that lacks every field the provider's answer has);
 * provider-specific (handled by the provider module): ``reject`` (a moderation refusal), ``job_fails``
   (a job that fails while polled), ``truncated`` (the result file is cut short when downloaded).
 """
@@ -31,6 +32,7 @@ class Fault:
     route: str = ""  # only requests whose path contains this ('' = any route of the provider)
     retry_after: float = 0.2
     delay: float = 3.0
+    skip: int = 0  # matching requests let through before this one
 
 
 @dataclass
@@ -54,6 +56,9 @@ class FakeState:
             queue = self.faults.get(provider, [])
             for i, fault in enumerate(queue):
                 if fault.route in path and (kinds is None or fault.kind in kinds):
+                    if fault.skip:
+                        fault.skip -= 1
+                        continue
                     return queue.pop(i)
         return None
 
@@ -68,7 +73,7 @@ class FakeState:
             self.paid[provider] += 1
 
 
-GENERIC = ("429", "500", "slow", "malformed")
+GENERIC = ("429", "500", "slow", "malformed", "hollow")
 CLIP_SIZE, CLIP_FPS = (64, 36), 24
 
 
@@ -108,6 +113,8 @@ async def generic_fault(state: FakeState, provider: str, path: str) -> Response 
     if fault.kind == "slow":
         await asyncio.sleep(fault.delay)
         return None
+    if fault.kind == "hollow":
+        return Response("{}", 200, media_type="application/json")
     return Response('{"this is": not json', 200, media_type="application/json")
 
 
