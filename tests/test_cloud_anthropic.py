@@ -137,6 +137,13 @@ def test_a_refusal_is_content_rejected(server, call):
     assert [c.item for c in call.charges] == [IN_ITEM, OUT_ITEM]  # a refusal is billed too
 
 
+def test_output_blocked_by_the_content_filter_is_content_rejected_with_a_script_hint(server, call):
+    server.fault("anthropic", "filtered")
+    with pytest.raises(ContentRejected, match="screenplay of part 1/1.*content filtering") as caught:
+        writer().write(REQUEST)
+    assert "screenplay.yaml by hand" in caught.value.hint and "shot" not in caught.value.hint
+
+
 def test_an_answer_cut_off_at_max_tokens_says_what_to_change(server, call):
     server.fault("anthropic", "max_tokens")
     with pytest.raises(StageError, match="cut off at max_tokens=8000") as caught:

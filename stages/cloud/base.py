@@ -11,9 +11,9 @@ from pydantic import Field, field_validator
 from stages import calls
 from stages.backend import Backend
 from stages.cloud.download import fetch, image_fitted, video_fitted
-from stages.cloud.http import api_key, base_url, from_exception, without_password
+from stages.cloud.http import REWORD_SHOT, api_key, base_url, from_exception, without_password
 from stages.contracts import Frozen
-from stages.errors import StageError, TransientError
+from stages.errors import ContentRejected, StageError, TransientError
 
 T = TypeVar("T")
 LABEL_CHARS = 60  # of a prompt, to name a shot's request in messages
@@ -40,6 +40,7 @@ class CloudBackend(Backend):
     """A backend that calls a provider's API; subclasses set provider, env_keys and default_url."""
 
     default_url: ClassVar[str]
+    refusal_hint: ClassVar[str] = REWORD_SHOT  # what to do when the provider refuses the content
     unkeyed_options = frozenset({"base_url", "timeout_s", "poll_interval_s", "deadline_s"})
 
     @property
@@ -65,6 +66,8 @@ class CloudBackend(Backend):
         except Exception as exc:  # SDKs raise their own hierarchies; classify by status and class name
             error = from_exception(exc, self.provider, self.key_env, what)
             error.answer = getattr(exc, "body", None)
+            if isinstance(error, ContentRejected):
+                error.hint = self.refusal_hint
             # not chained: an SDK's exception may quote the key, and Prefect's log and --debug print causes whole
             raise error from None
 

@@ -21,7 +21,9 @@ from typing import Any, Callable, ClassVar
 from stages import calls
 from stages.cloud.base import CloudBackend
 from stages.cloud.download import still_as_upload
-from stages.cloud.http import api_key, base_url, fields_of, from_exception, from_status, redact, unexpected_answer
+from stages.cloud.http import (
+    REWORD_SHOT, api_key, base_url, fields_of, from_exception, from_status, redact, unexpected_answer,
+)
 from stages.errors import AuthError, ContentRejected, StageError, TransientError
 
 PROVIDER, KEY_ENV = "fal", "FAL_KEY"
@@ -36,8 +38,7 @@ def rejected(what: str, prompt: str, reason: str) -> ContentRejected:
     """The refusal of ``what`` (naming the shot), quoting the start of its prompt."""
     said = " ".join(prompt.split())
     said = said if len(said) <= QUOTE_CHARS else said[:QUOTE_CHARS - 1] + "…"
-    return ContentRejected(f'fal refused the {what} (prompt "{said}"): {redact(reason)}',
-                           hint="reword this shot's prompt in screenplay.yaml, then rerun")
+    return ContentRejected(f'fal refused the {what} (prompt "{said}"): {redact(reason)}', hint=REWORD_SHOT)
 
 
 def upload(path: Path, base: str | None = None, timeout: float = 120.0) -> str:

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from stages.errors import AuthError, ContentRejected, StageError, TransientError
 
 # Words providers use when they refuse a prompt or an output on content grounds.
-REJECTION_WORDS = ("safety", "moderation", "content policy", "nsfw", "inappropriate", "flagged", "prohibited",
-                   "not allowed", "violat")
+REJECTION_WORDS = ("safety", "moderation", "content policy", "content filter", "nsfw", "inappropriate", "flagged",
+                   "prohibited", "not allowed", "violat")
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 # Exception class names (anywhere in the MRO) of passing faults in httpx, requests and the SDKs: timeouts and
 # broken connections, and garbled answers (the provider answered, but not in a form we can read).
@@ -87,6 +87,9 @@ def fields_of(answer: Any, names: Sequence[str], provider: str, what: str) -> li
     return [answer[name] for name in names]
 
 
+REWORD_SHOT = "reword this shot's prompt in screenplay.yaml, then rerun"
+
+
 def from_status(provider: str, status: int, detail: str, headers: Mapping[str, str] | None, key_env: str,
                 what: str) -> StageError:
     """The error of an HTTP answer ``status`` to the request ``what`` (e.g. "shot 4 image")."""
@@ -102,7 +105,7 @@ def from_status(provider: str, status: int, detail: str, headers: Mapping[str, s
     if status in (401, 403):
         return AuthError(said, hint=f"check the key in {key_env} and the account's access to this model")
     if status in (400, 422, 451) and any(word in lowered for word in REJECTION_WORDS):
-        return ContentRejected(said, hint="reword this shot's prompt in screenplay.yaml, then rerun")
+        return ContentRejected(said, hint=REWORD_SHOT)
     if status in TRANSIENT_STATUSES or status >= 500:
         return TransientError(said, hint="a passing fault at the provider; rerun later if retries ran out",
                               retry_after=retry_after(headers))

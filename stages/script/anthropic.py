@@ -28,6 +28,8 @@ from stages.script.llm_schema import (
 CHARS_PER_TOKEN = 4
 OUTPUT_PER_INPUT = 1.3  # screenplay tokens written per token of source text (narration + prompts + fields)
 SUMMARY_CHARS = 400  # allowance for the previous part's summary in an estimate
+REFUSED = ("the model declined this chapter text on content grounds: use another script backend or model, or write "
+           "screenplay.yaml by hand")
 
 
 class Options(CloudOptions):
@@ -82,6 +84,7 @@ class AnthropicScriptWriter(CloudBackend):
     provider = "anthropic"
     concurrency = 2
     default_url = "https://api.anthropic.com"
+    refusal_hint = REFUSED
 
     def write(self, request: ScriptRequest) -> Screenplay:
         """Split the text into scenes and shots, part by part, numbering shots 1..N across the film."""
@@ -172,8 +175,7 @@ class AnthropicScriptWriter(CloudBackend):
             raise ContentRejected(
                 f"anthropic: the model refused to write the {what}" + (f" ({why})" if why else "")
                 + f"; the part begins \"{_shorten(text)}\"",
-                hint="the model declined this chapter text on content grounds: use another script backend or "
-                     "model, or write screenplay.yaml by hand")
+                hint=REFUSED)
         if response.stop_reason == "model_context_window_exceeded":
             raise StageError(f"anthropic: the {what} was cut off at the end of the model's context window",
                              hint="lower the script backend option chunk_chars so each part is shorter")

@@ -7,7 +7,7 @@ paragraph (all set in "the old hall"), one shot per pair of sentences, narration
 Provider faults, matched against "<path> part=<i>/<n>" so a test can aim one at a part (route="part=2/"):
 ``reject`` (stop_reason refusal), ``max_tokens`` (cut off, partial input), ``invalid`` (the first shot lacks
 its narration, so a repair round fixes it), ``invalid_twice`` (that answer and the repair are both invalid),
-``overloaded`` (529 overloaded_error).
+``overloaded`` (529 overloaded_error), ``filtered`` (400: the output was blocked by the content filter).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.fakes.server import FakeState, Fault
 
 KEY = "sk-ant-fake-key-0123456789"
 SETTING = "the old hall"
-KINDS = ("reject", "max_tokens", "invalid", "invalid_twice", "overloaded")
+KINDS = ("reject", "max_tokens", "invalid", "invalid_twice", "overloaded", "filtered")
 
 
 def _error(status: int, kind: str, message: str) -> Response:
@@ -83,6 +83,8 @@ def install(app: FastAPI, state: FakeState) -> None:
         fault = state.take_fault("anthropic", where, KINDS)
         if fault is not None and fault.kind == "overloaded":
             return _error(529, "overloaded_error", "Overloaded")
+        if fault is not None and fault.kind == "filtered":
+            return _error(400, "invalid_request_error", "Output blocked by content filtering policy")
         state.pay("anthropic")
         if fault is not None and fault.kind == "reject":
             return Response(json.dumps(_message(body, [], "refusal", 3)), media_type="application/json")
