@@ -41,8 +41,7 @@ def server():
 def env(server, monkeypatch):
     monkeypatch.setenv("FILM_ANTHROPIC_BASE_URL", server.url("anthropic"))
     monkeypatch.setenv("ANTHROPIC_API_KEY", fake.KEY)
-    server.state.faults.clear()
-    server.state.bodies.clear()
+    server.state.reset()
 
 
 @pytest.fixture

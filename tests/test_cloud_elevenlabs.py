@@ -31,13 +31,8 @@ def state(server, monkeypatch):
     """The fake's state, emptied, with the backend pointed at the fake and a key set."""
     monkeypatch.setenv("FILM_ELEVENLABS_BASE_URL", server.url("elevenlabs"))
     monkeypatch.setenv("ELEVENLABS_API_KEY", "el-test-key")
-    st = server.state
-    with st.lock:
-        st.requests.clear()
-        st.bodies.clear()
-        st.paid.clear()
-        st.faults.clear()
-    return st
+    server.state.reset()
+    return server.state
 
 
 def posts(state) -> int:

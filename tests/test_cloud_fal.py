@@ -13,6 +13,7 @@ from PIL import Image
 from stages import calls
 from stages.animation.fal import KLING, LTX, FalAnimator, FalAnimatorOptions, clip_seconds
 from stages.calls import Call, Till
+from stages.cloud.download import LinkExpired
 from stages.cloud.fal import JOURNAL
 from stages.cloud.uploads import upload_still
 from stages.contracts import AnimationRequest, Animator, Character, ImageMaker, ImageRequest, VideoFormat
@@ -39,11 +40,8 @@ def server():
 def fal_env(server, monkeypatch):
     monkeypatch.setenv("FILM_FAL_BASE_URL", server.url("fal"))
     monkeypatch.setenv("FAL_KEY", KEY)
-    state = server.state
-    with state.lock:
-        for kept in (state.faults, state.paid, state.requests, state.bodies, state.jobs, state.truncated):
-            kept.clear()
-    return state
+    server.state.reset()
+    return server.state
 
 
 def image_request(**fields) -> ImageRequest:
@@ -236,6 +234,19 @@ def test_a_hollow_answer_is_transient_and_the_retry_pays_once(stage, route, skip
     with calls.using(Call(journal=journal)):
         make(stage, server, tmp_path)
     assert fal_env.paid["fal"] == 1
+
+
+@STAGES
+def test_an_expired_result_link_is_forgotten_and_the_retry_submits_anew(stage, server, fal_env, tmp_path):
+    fal_env.expire_files = 1
+    journal = tmp_path / "j.json"
+    with calls.using(Call(journal=journal)), pytest.raises(LinkExpired, match="no longer at its link") as caught:
+        make(stage, server, tmp_path)
+    assert "key" not in f"{caught.value} {caught.value.hint}".lower()
+    with calls.using(Call(journal=journal)) as call:
+        assert call.recall(JOURNAL) is None
+        make(stage, server, tmp_path)
+    assert fal_env.paid["fal"] == 2
 
 
 @STAGES

@@ -13,6 +13,7 @@ from PIL import Image
 
 from stages import calls
 from stages.calls import Call, Charge, Till
+from stages.cloud.download import LinkExpired
 from stages.contracts import Character, ImageRequest
 from stages.errors import AuthError, BudgetExceeded, ContentRejected, InputError, StageError, TransientError
 from stages.images.ideogram import IdeogramImages, aspect_ratio
@@ -36,9 +37,7 @@ def fresh(server, monkeypatch):
     """Point the backend at the fake, with a clean server state and a fresh, unjournaled call per test."""
     monkeypatch.setenv("FILM_IDEOGRAM_BASE_URL", server.url("ideogram"))
     monkeypatch.setenv("IDEOGRAM_API_KEY", KEY)
-    state = server.state
-    for part in (state.requests, state.bodies, state.faults, state.paid, state.truncated):
-        part.clear()
+    server.state.reset()
     with calls.using(Call()):
         yield
 
@@ -187,6 +186,18 @@ def test_expired_remembered_url_is_forgotten_and_generated_anew(server, tmp_path
     with calls.using(Call(journal=journal)):
         second = IdeogramImages().make_image(shot(), tmp_path / "o.png")
     assert second.url != first.url and json.loads(journal.read_text())["url"] == second.url
+    assert server.state.paid["ideogram"] == 2
+
+
+def test_a_fresh_link_that_is_already_gone_is_transient_and_the_retry_generates_anew(server, tmp_path):
+    journal = tmp_path / "j.json"
+    server.state.expire_files = 1
+    with calls.using(Call(journal=journal)), pytest.raises(LinkExpired, match="shot 3 image") as caught:
+        IdeogramImages().make_image(shot(), tmp_path / "o.png")
+    assert "IDEOGRAM_API_KEY" not in f"{caught.value} {caught.value.hint}"  # a link, not the key, was refused
+    assert json.loads(journal.read_text()).get("url") is None
+    with calls.using(Call(journal=journal)):
+        IdeogramImages().make_image(shot(), tmp_path / "o.png")
     assert server.state.paid["ideogram"] == 2
 
 

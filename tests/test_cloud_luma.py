@@ -9,6 +9,7 @@ import pytest
 from stages import calls
 from stages.animation.luma import LumaAnimator, LumaOptions, aspect_ratio, luma_prompt, luma_seconds
 from stages.calls import Call, Till
+from stages.cloud.download import LinkExpired
 from stages.contracts import AnimationRequest, Animator, VideoFormat
 from stages.errors import AuthError, BudgetExceeded, ContentRejected, InputError, StageError, TransientError
 from stages.media import FrameReader
@@ -31,15 +32,9 @@ def server():
 def luma_env(server, monkeypatch):
     monkeypatch.setenv("FILM_LUMA_BASE_URL", server.url("luma") + "/dream-machine/v1")
     monkeypatch.setenv("LUMAAI_API_KEY", KEY)
-    state = server.state
-    with state.lock:
-        state.faults.clear()
-        state.paid.clear()
-        state.requests.clear()
-        state.bodies.clear()
-        state.jobs.clear()
+    server.state.reset()
     with calls.using(Call()):  # a fresh unjournaled call per test: no job id carries over
-        yield state
+        yield server.state
 
 
 def request(server, **fields) -> AnimationRequest:
@@ -190,6 +185,18 @@ def test_a_hollow_answer_is_transient_and_a_polled_job_is_kept(server, tmp_path,
     with calls.using(Call(journal=journal)):
         animator().animate(request(server), tmp_path / "clip.mp4")
     assert creates(server.state) == 1 + (skip == 0) and server.state.paid["luma"] == 1  # a hollow create was not paid
+
+
+def test_an_expired_video_link_is_forgotten_and_the_retry_generates_anew(server, tmp_path):
+    server.state.expire_files = 1
+    journal = tmp_path / "j.json"
+    with calls.using(Call(journal=journal)), pytest.raises(LinkExpired, match="no longer at its link") as caught:
+        animator().animate(request(server), tmp_path / "clip.mp4")
+    assert "LUMAAI_API_KEY" not in f"{caught.value} {caught.value.hint}"
+    assert json.loads(journal.read_text()).get("job_id") is None
+    with calls.using(Call(journal=journal)):
+        animator().animate(request(server), tmp_path / "clip.mp4")
+    assert creates(server.state) == 2 and server.state.paid["luma"] == 2
 
 
 def test_truncated_download_is_collected_again_without_paying_twice(server, tmp_path):

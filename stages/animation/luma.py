@@ -83,8 +83,12 @@ class LumaAnimator(CloudBackend):
         call = calls.current()
         with client:
             job_id = call.recall("job_id") or self._create(client, call, request, prompt, what)
-            video_url = self.poll(lambda: self._check(client, call, job_id, what), what)
+            video_url = self.poll(lambda: self._check(client, job_id, what), what)
         return AnimationResult(path=out_path, duration=self.collect_clip(video_url, out_path, request.format, what))
+
+    def forget(self) -> None:
+        """Drop the journaled generation id."""
+        calls.current().forget("job_id")
 
     def _still_url(self, request: AnimationRequest) -> str:
         """A URL Luma can fetch the still from."""
@@ -111,14 +115,14 @@ class LumaAnimator(CloudBackend):
         call.remember("job_id", generation.id)
         return generation.id
 
-    def _check(self, client: Any, call: calls.Call, job_id: str, what: str) -> tuple[bool, str | None]:
+    def _check(self, client: Any, job_id: str, what: str) -> tuple[bool, str | None]:
         """One poll: (done, video URL); a failed or vanished generation is forgotten so a rerun makes a new one."""
         try:
             generation = client.generations.get(job_id)
         except Exception as exc:
             if getattr(exc, "status_code", None) != 404:
                 raise
-            call.forget("job_id")
+            self.forget()
             raise TransientError(f"luma no longer knows generation {job_id} of the {what}",
                                  hint="the next attempt starts a new generation") from None  # see talking()
         if not generation.state:  # a hollow answer, not a failed generation: it stays journaled
@@ -128,7 +132,7 @@ class LumaAnimator(CloudBackend):
         video = generation.assets.video if generation.assets else None
         if generation.state == "completed" and video:
             return True, video
-        call.forget("job_id")
+        self.forget()
         reason = redact(generation.failure_reason or f"state {generation.state!r} without a video")
         if any(word in reason.lower() for word in MODERATION_WORDS):
             raise ContentRejected(f"luma refused the {what}: {reason}",

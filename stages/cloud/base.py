@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from stages import calls
 from stages.backend import Backend
-from stages.cloud.download import fetch, image_fitted, video_fitted
+from stages.cloud.download import LinkExpired, fetch, image_fitted, video_fitted
 from stages.cloud.http import REWORD_SHOT, api_key, base_url, from_exception, without_password
 from stages.contracts import Frozen
 from stages.errors import ContentRejected, StageError, TransientError
@@ -84,12 +84,19 @@ class CloudBackend(Backend):
         """Download a hosted clip at once and re-encode it at the film's size and rate; returns its seconds."""
         return self._download_then(url, out_path, what, lambda raw: video_fitted(raw, out_path, fmt, self.provider, what))
 
+    def forget(self) -> None:
+        """Drop the journaled job or link of this artifact, so the next attempt makes it anew (a backend that
+        journals one overrides this)."""
+
     def _download_then(self, url: str, out_path: Path, what: str, fit: Callable[[Path], T]) -> T:
         raw = out_path.with_name(f".{out_path.stem}.{self.provider}-download")
         try:
             with self.talking(what):
                 fetch(url, raw, self.provider, what, timeout=self.options.timeout_s)
             return fit(raw)
+        except LinkExpired:
+            self.forget()
+            raise
         finally:
             raw.unlink(missing_ok=True)
 

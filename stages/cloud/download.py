@@ -8,15 +8,25 @@ from stages.errors import StageError, TransientError
 
 
 CHUNK = 1 << 16
+GONE_STATUSES = (401, 403, 404, 410)  # a signed link that expired, or a file the provider removed
+
+
+class LinkExpired(TransientError):
+    """A hosted result is no longer at its link; the backend forgets it, so the next attempt makes it anew."""
 
 
 def fetch(url: str, out_path: Path, provider: str, what: str, timeout: float = 120.0,
           headers: dict[str, str] | None = None) -> None:
-    """Stream ``url`` into ``out_path``; a short or failed download is a TransientError (worth fetching again)."""
+    """Stream ``url`` into ``out_path``; a short or failed download is a TransientError (worth fetching again),
+    a link that expired or a file that is gone is LinkExpired."""
     import httpx
 
     try:
         with httpx.stream("GET", url, timeout=timeout, follow_redirects=True, headers=headers) as response:
+            if response.status_code in GONE_STATUSES:
+                raise LinkExpired(f"{provider}: the {what} is no longer at its link (HTTP {response.status_code}): "
+                                  "the link expired or the file was removed",
+                                  hint="the next attempt asks the provider for it again (billed again)")
             if response.status_code != 200:
                 from stages.cloud.http import from_status
 

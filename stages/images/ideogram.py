@@ -15,10 +15,10 @@ from pydantic import Field
 
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions
-from stages.cloud.download import still_as_upload
+from stages.cloud.download import LinkExpired, still_as_upload
 from stages.cloud.http import fields_of, unexpected_answer
 from stages.contracts import ImageRequest, ImageResult, ProjectPath
-from stages.errors import ContentRejected, InputError, StageError, TransientError
+from stages.errors import ContentRejected, InputError
 
 GENERATE = "/v1/ideogram-v3/generate"
 # The aspect ratios Ideogram 3.0 accepts, as "WxH".
@@ -89,15 +89,17 @@ class IdeogramImages(CloudBackend):
         if url:
             try:
                 return self._collect(url, call.recall("url_made_at"), request, out_path, what)  # noted before url
-            except TransientError:
-                raise
-            except StageError:  # expired or gone (403/404): the URL is worth nothing now
-                call.remember("url", None)
+            except LinkExpired:  # forgotten: generate anew
+                pass
         made_at = time.time()
         url = self._generate(request, what)
         call.remember("url_made_at", made_at)
         call.remember("url", url)
         return self._collect(url, made_at, request, out_path, what)
+
+    def forget(self) -> None:
+        """Drop the remembered URL of the still."""
+        calls.current().remember("url", None)
 
     def _item(self, request: ImageRequest) -> str:
         tier = "V_3_CHARACTER" if self._character_image(request) else "V_3"

@@ -45,10 +45,18 @@ class FakeState:
     paid: Counter = field(default_factory=Counter)  # provider -> paid calls answered with success
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # name -> (bytes, content type)
     truncated: set[str] = field(default_factory=set)  # file names served cut short once
+    expire_files: int = 0  # the next downloads of hosted files answered 403, as an expired signed link is
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # provider -> seconds added to each of its answers
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        """Forget every request, payment, job, queued fault and download fault (hosted files stay)."""
+        with self.lock:
+            for kept in (self.requests, self.bodies, self.paid, self.faults, self.jobs, self.truncated):
+                kept.clear()
+            self.expire_files = 0
 
     def take_fault(self, provider: str, path: str, kinds: tuple[str, ...] | None = None) -> Fault | None:
         """Pop the first queued fault of ``provider`` matching ``path`` (and one of ``kinds`` if given)."""
@@ -140,6 +148,10 @@ def make_app(state: FakeState, providers: dict[str, Callable[[FastAPI, FakeState
     async def files(name: str) -> Response:
         if name not in state.files:
             return Response("Not Found", 404)
+        if state.expire_files:
+            state.expire_files -= 1
+            return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>", 403,
+                            media_type="application/xml")
         data, content_type = state.files[name]
         if name in state.truncated:
             state.truncated.discard(name)
