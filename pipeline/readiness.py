@@ -15,7 +15,7 @@ def check_backends_can_run(loaded: LoadedProject, stages: tuple[str, ...] = STAG
     found = []
     for stage in stages:
         backend = loaded.backends[stage]
-        problems = backend.problems()
+        problems = backend.problems_with_options()
         if problems:
             where = loaded.document.where(("stages", stage, "backend"))
             found.append(f"{where}: stages.{stage}.backend: '{backend.name}' cannot run here: {'; '.join(problems)}")

@@ -52,6 +52,11 @@ class Backend:
             found.append("no GPU found")
         return found
 
+    def problems_with_options(self) -> list[str]:
+        """What stops this backend, with the options it was given, from running here (``problems`` plus what
+        an option needs, such as another provider's key)."""
+        return self.problems()
+
     def check_voice(self, voice: str | None) -> None:
         """Raise InputError when this narrator could not speak with ``voice`` (the project's default when
         None); a backend that cannot tell before it speaks accepts every voice."""

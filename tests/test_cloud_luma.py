@@ -14,6 +14,7 @@ from stages.contracts import AnimationRequest, Animator, VideoFormat
 from stages.errors import AuthError, BudgetExceeded, ContentRejected, InputError, StageError, TransientError
 from stages.media import FrameReader
 from tests.fakes import luma as fake_luma
+from tests.conftest import write_project
 from tests.fakes.server import FakeServer
 
 KEY = "test-luma-key-123"
@@ -236,3 +237,20 @@ def test_a_vanished_generation_is_forgotten_and_made_anew(server, tmp_path):
     with calls.using(Call(journal=journal)):
         animator().animate(request(server), tmp_path / "clip.mp4")
     assert creates(server.state) == 1 and server.state.paid["luma"] == 1
+
+
+def test_an_unknown_uploader_is_refused_naming_the_known_ones(cli, tmp_path):
+    project = write_project(tmp_path / "proj", stages="{animation: {backend: luma, options: {uploader: imgur}}}")
+    code, text = cli("check", project)
+    flat = " ".join(text.split())
+    assert code == 2 and "stages.animation.options.uploader" in flat and "known: fal" in flat, text
+
+
+def test_the_uploaders_key_is_checked_before_any_paid_call(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    project = write_project(tmp_path / "proj", stages="{animation: {backend: luma, options: {uploader: fal}}}")
+    code, text = cli("check", project)
+    flat = " ".join(text.split())
+    assert code == 2 and "FAL_KEY" in flat and "uploader 'fal'" in flat, text
+    monkeypatch.setenv("FAL_KEY", "fal-test-key")
+    assert cli("check", project)[0] == 0

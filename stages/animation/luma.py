@@ -8,12 +8,16 @@ the same (paid) generation instead of making a new one.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import field_validator
 
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions, shot_label
 from stages.cloud.http import REJECTION_WORDS, redact, unexpected_answer
+from stages.cloud.uploads import UPLOADERS, known_uploader, upload_still
 from stages.contracts import AnimationRequest, AnimationResult, VideoFormat
 from stages.errors import ContentRejected, InputError, StageError, TransientError
 
@@ -32,6 +36,8 @@ class LumaOptions(CloudOptions):
     resolution: Literal["540p", "720p", "1080p", "4k"] = "720p"
     loop: bool = False
     uploader: str | None = None  # provider that hosts the still when the image backend did not (e.g. "fal")
+
+    _known_uploader = field_validator("uploader")(known_uploader)
 
 
 def luma_seconds(duration: float) -> int:
@@ -86,6 +92,15 @@ class LumaAnimator(CloudBackend):
             video_url = self.poll(lambda: self._check(client, job_id, what), what)
         return AnimationResult(path=out_path, duration=self.collect_clip(video_url, out_path, request.format, what))
 
+    def problems_with_options(self) -> list[str]:
+        """Luma's own needs, plus the uploader's key when one is set."""
+        found = self.problems()
+        key = UPLOADERS.get(self.options.uploader or "")
+        if key and not os.environ.get(key):
+            found.append(f"missing key: set the environment variable {key} (for the uploader "
+                         f"'{self.options.uploader}')")
+        return found
+
     def forget(self) -> None:
         """Drop the journaled generation id."""
         calls.current().forget("job_id")
@@ -95,8 +110,6 @@ class LumaAnimator(CloudBackend):
         if request.image_url:
             return request.image_url
         if self.options.uploader:
-            from stages.cloud.uploads import upload_still
-
             return upload_still(request.image_path, via=self.options.uploader)
         raise InputError(
             "luma needs the shot's still as a URL it can fetch, and the image backend did not host one",
