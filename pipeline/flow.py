@@ -172,6 +172,7 @@ def film_flow(
 def _log_retry(stage: str, shot: int | None, attempt: int, delay: float, error: Exception) -> None:
     where = f"{stage} · shot {shot:02d}" if shot is not None else stage
     get_run_logger().warning("%s: attempt %d failed (%s); retrying in %.1f s", where, attempt, error, delay)
+    progress.retrying(stage, shot, delay, str(error))
 
 
 def pool_size(ctx: RunContext) -> int:

@@ -12,6 +12,9 @@ class Listener(Protocol):
     def done(self, stage: str, shot: int | None, computed: bool) -> None:
         """One job finished."""
 
+    def retrying(self, stage: str, shot: int | None, delay: float, reason: str) -> None:
+        """A job failed for a passing reason and waits ``delay`` seconds before its next attempt."""
+
 
 class Silent:
     """The listener when nobody watches (e.g. a run started from the Prefect UI)."""
@@ -20,6 +23,9 @@ class Silent:
         """Ignore."""
 
     def done(self, stage: str, shot: int | None, computed: bool) -> None:
+        """Ignore."""
+
+    def retrying(self, stage: str, shot: int | None, delay: float, reason: str) -> None:
         """Ignore."""
 
 
@@ -43,3 +49,9 @@ def done(stage: str, shot: int | None, computed: bool) -> None:
     """Tell the listener a job finished."""
     with _lock:
         _current.done(stage, shot, computed)
+
+
+def retrying(stage: str, shot: int | None, delay: float, reason: str) -> None:
+    """Tell the listener a job waits to try again, and why."""
+    with _lock:
+        _current.retrying(stage, shot, delay, reason)

@@ -10,6 +10,7 @@ from rich.table import Table
 from stages.registry import STAGES
 
 console = Console(stderr=True, highlight=False)
+RETRY_CHARS = 70  # of a retry's reason, on a progress bar
 
 
 class StageProgress:
@@ -21,6 +22,7 @@ class StageProgress:
             TimeElapsedColumn(), console=console, transient=False,
         )
         self.tasks: dict[str, Any] = {}
+        self.notes: dict[str, str] = {}  # each bar's own note, shown again once a retry note has been seen
 
     def __enter__(self) -> "StageProgress":
         self.bars.__enter__()
@@ -36,6 +38,7 @@ class StageProgress:
             if stage not in self.tasks and todo:
                 note = f"({total - todo} cached)" if total - todo else ""
                 self.tasks[stage] = self.bars.add_task(stage, total=todo, note=note)
+                self.notes[stage] = note
 
     def done(self, stage: str, shot: int | None, computed: bool) -> None:
         """Advance a stage's bar (a job planned as work may turn out cached: it is done all the same)."""
@@ -43,7 +46,17 @@ class StageProgress:
             if stage != "script" or not computed:
                 return
             self.tasks[stage] = self.bars.add_task(stage, total=1, note="")
-        self.bars.advance(self.tasks[stage])
+        self.bars.update(self.tasks[stage], advance=1, note=self.notes.get(stage, ""))
+
+    def retrying(self, stage: str, shot: int | None, delay: float, reason: str) -> None:
+        """Say on the stage's bar (or, without one, on a line of its own) which job waits, how long and why."""
+        who = f"shot {shot:02d}" if shot is not None else stage
+        said = " ".join(reason.split())
+        note = f"{who} retries in {delay:.0f} s: {said if len(said) <= RETRY_CHARS else said[:RETRY_CHARS - 1] + '…'}"
+        if stage in self.tasks:
+            self.bars.update(self.tasks[stage], note=f"[yellow]{_plain(note)}[/]")
+        else:
+            console.print(f"[yellow]{_plain(note if shot is None else f'{stage} · {note}')}[/]")
 
 
 def print_summary(summary: dict[str, Any]) -> None:
