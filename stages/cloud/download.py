@@ -15,14 +15,13 @@ class LinkExpired(TransientError):
     """A hosted result is no longer at its link; the backend forgets it, so the next attempt makes it anew."""
 
 
-def fetch(url: str, out_path: Path, provider: str, what: str, timeout: float = 120.0,
-          headers: dict[str, str] | None = None) -> None:
+def fetch(url: str, out_path: Path, provider: str, what: str, timeout: float = 120.0) -> None:
     """Stream ``url`` into ``out_path``; a short or failed download is a TransientError (worth fetching again),
     a link that expired or a file that is gone is LinkExpired."""
     import httpx
 
     try:
-        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True, headers=headers) as response:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
             if response.status_code in GONE_STATUSES:
                 raise LinkExpired(f"{provider}: the {what} is no longer at its link (HTTP {response.status_code}): "
                                   "the link expired or the file was removed",
