@@ -195,6 +195,12 @@ def test_a_hollow_answer_is_transient_names_the_part_and_is_not_billed(server, c
     assert call.charges == [] and call.till.spent_usd == 0
 
 
+def test_an_answer_with_an_empty_usage_is_transient(server, call):
+    server.fault("anthropic", "no_usage")
+    with pytest.raises(TransientError, match="unexpected body"):
+        writer().write(REQUEST)
+
+
 def test_a_retry_pays_for_no_part_twice(server, tmp_path):
     server.fault("anthropic", "overloaded", route="part=2/")
     paid = server.state.paid["anthropic"]

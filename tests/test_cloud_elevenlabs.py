@@ -121,6 +121,13 @@ def test_malformed_answer_is_an_error_and_writes_nothing(state, server, tmp_path
     assert not (tmp_path / "voice.wav").exists()
 
 
+def test_a_hollow_answer_is_transient_and_writes_nothing(state, server, tmp_path):
+    server.fault("elevenlabs", "hollow")
+    with pytest.raises(TransientError, match="unusable audio"):
+        narrate(tmp_path)
+    assert not (tmp_path / "voice.wav").exists()
+
+
 def test_refusal_is_content_rejected_naming_the_text(state, server, tmp_path):
     server.fault("elevenlabs", "reject")
     with pytest.raises(ContentRejected, match="The rain had stopped") as caught:

@@ -250,6 +250,13 @@ def test_an_expired_result_link_is_forgotten_and_the_retry_submits_anew(stage, s
 
 
 @STAGES
+def test_a_submit_answered_with_only_its_id_is_collected_at_fals_own_urls(stage, server, fal_env, tmp_path):
+    server.fault("fal", "bare_submit")
+    make(stage, server, tmp_path)
+    assert fal_env.paid["fal"] == 1 and posted(fal_env) == 1
+
+
+@STAGES
 def test_job_failure_is_a_stage_error_and_forgotten(stage, server, fal_env, tmp_path):
     server.fault("fal", "job_fails")
     journal = tmp_path / "j.json"

@@ -201,6 +201,20 @@ def test_a_fresh_link_that_is_already_gone_is_transient_and_the_retry_generates_
     assert server.state.paid["ideogram"] == 2
 
 
+GCS_EXPIRED = "<Error><Code>ExpiredToken</Code><Message>Invalid argument.</Message></Error>"
+
+
+@pytest.mark.parametrize("answer", [(400, GCS_EXPIRED), (400, "Bad Request")], ids=["400-expired", "400-other"])
+def test_a_remembered_link_refused_otherwise_is_dropped_too(server, tmp_path, answer):
+    journal = tmp_path / "j.json"
+    with calls.using(Call(journal=journal)):
+        first = IdeogramImages().make_image(shot(), tmp_path / "o.png")
+    server.state.expire_files, server.state.expired_answer = 1, answer
+    with calls.using(Call(journal=journal)):
+        second = IdeogramImages().make_image(shot(), tmp_path / "o.png")
+    assert second.url != first.url and server.state.paid["ideogram"] == 2
+
+
 def test_budget_refuses_before_any_paid_request(server, tmp_path):
     with calls.using(Call(till=Till(budget_usd=0.0))):
         with pytest.raises(BudgetExceeded):

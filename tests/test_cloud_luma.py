@@ -200,6 +200,16 @@ def test_an_expired_video_link_is_forgotten_and_the_retry_generates_anew(server,
     assert creates(server.state) == 2 and server.state.paid["luma"] == 2
 
 
+def test_a_completed_generation_answered_without_its_video_is_kept_and_collected(server, tmp_path):
+    server.fault("luma", "no_video")
+    journal = tmp_path / "j.json"
+    with calls.using(Call(journal=journal)), pytest.raises(TransientError, match="unexpected body"):
+        animator().animate(request(server), tmp_path / "clip.mp4")
+    with calls.using(Call(journal=journal)):
+        animator().animate(request(server), tmp_path / "clip.mp4")
+    assert creates(server.state) == 1 and server.state.paid["luma"] == 1
+
+
 def test_truncated_download_is_collected_again_without_paying_twice(server, tmp_path):
     server.fault("luma", "truncated")
     journal = tmp_path / "j.json"

@@ -116,3 +116,25 @@ def test_a_refused_request_is_not_billed_and_the_journal_survives_attempts(tmp_p
     with pytest.raises(ContentRejected):
         desk.attempt("images", 2, Cloud(), None, refused)
     assert desk.till.spent_usd == pytest.approx(0.04)
+
+
+def test_the_flows_retry_hook_tells_the_progress_display_which_job_waits(monkeypatch):
+    import logging
+
+    from pipeline import flow, progress
+
+    heard = []
+
+    class Display(progress.Silent):
+        def retrying(self, stage, shot, delay, reason):
+            heard.append((stage, shot, delay, reason))
+
+    monkeypatch.setattr(flow, "get_run_logger", lambda: logging.getLogger("film-test"))  # no Prefect run here
+    desk = Desk(workers=1, attempts=2, on_retry=flow._log_retry)
+    work, _ = flaky([TransientError("acme answered 429 to the shot 4 image", retry_after=0.05)])
+    progress.listen(Display())
+    try:
+        assert desk.attempt("images", 4, Cloud(), None, work) == "ok"
+    finally:
+        progress.listen(None)
+    assert heard == [("images", 4, 0.05, "acme answered 429 to the shot 4 image")]

@@ -143,7 +143,9 @@ class LumaAnimator(CloudBackend):
         if generation.state in WORKING:
             return False, None
         video = generation.assets.video if generation.assets else None
-        if generation.state == "completed" and video:
+        if generation.state == "completed":
+            if not video:  # finished and paid for: the next attempt polls it again
+                raise unexpected_answer(self.provider, what, generation.to_dict())
             return True, video
         self.forget()
         reason = redact(generation.failure_reason or f"state {generation.state!r} without a video")

@@ -8,7 +8,7 @@ from stages.errors import StageError, TransientError
 
 
 CHUNK = 1 << 16
-GONE_STATUSES = (401, 403, 404, 410)  # a signed link that expired, or a file the provider removed
+GONE_STATUSES = (401, 403, 404, 410)  # a signed link that expired (or a 400 saying so), or a removed file
 
 
 class LinkExpired(TransientError):
@@ -22,15 +22,16 @@ def fetch(url: str, out_path: Path, provider: str, what: str, timeout: float = 1
 
     try:
         with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-            if response.status_code in GONE_STATUSES:
-                raise LinkExpired(f"{provider}: the {what} is no longer at its link (HTTP {response.status_code}): "
-                                  "the link expired or the file was removed",
-                                  hint="the next attempt asks the provider for it again (billed again)")
-            if response.status_code != 200:
+            status = response.status_code
+            if status != 200:
+                response.read()
+                if status in GONE_STATUSES or (status == 400 and "expired" in response.text.lower()):
+                    raise LinkExpired(f"{provider}: the {what} is no longer at its link (HTTP {status}): the link "
+                                      "expired or the file was removed",
+                                      hint="the next attempt asks the provider for it again (billed again)")
                 from stages.cloud.http import from_status
 
-                response.read()
-                raise from_status(provider, response.status_code, response.text, response.headers, "", what)
+                raise from_status(provider, status, response.text, response.headers, "", what)
             expected = response.headers.get("content-length")
             written = 0
             with open(out_path, "wb") as handle:

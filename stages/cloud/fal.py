@@ -119,8 +119,13 @@ class FalBackend(CloudBackend):
         """Submit the paid request; what to journal of the answer (its id and URLs, never the key)."""
         response = client.post(f"{self.endpoint()}/{model}", json=arguments)
         response.raise_for_status()
-        names = ("request_id", "status_url", "response_url")
-        return {"model": model, **dict(zip(names, fields_of(response.json(), names, PROVIDER, what)))}
+        answer = response.json()
+        request_id = fields_of(answer, ("request_id",), PROVIDER, what)[0]
+        # the request is queued (and billed) once it has an id: where fal did not say, its URLs are where fal keeps them
+        owner, alias = model.split("/")[:2]
+        queued = f"{self.endpoint()}/{owner}/{alias}/requests/{request_id}"
+        return {"model": model, "request_id": request_id, "status_url": answer.get("status_url") or f"{queued}/status",
+                "response_url": answer.get("response_url") or queued}
 
     def _check(self, client: Any, job: dict[str, str], what: str) -> tuple[bool, dict[str, Any] | None]:
         """One poll of the status: (done, the status body)."""

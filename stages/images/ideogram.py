@@ -18,7 +18,7 @@ from stages.cloud.base import CloudBackend, CloudOptions
 from stages.cloud.download import LinkExpired, still_as_upload
 from stages.cloud.http import fields_of, unexpected_answer
 from stages.contracts import ImageRequest, ImageResult, ProjectPath
-from stages.errors import ContentRejected, InputError
+from stages.errors import ContentRejected, InputError, StageError, TransientError
 
 GENERATE = "/v1/ideogram-v3/generate"
 # The aspect ratios Ideogram 3.0 accepts, as "WxH".
@@ -91,6 +91,10 @@ class IdeogramImages(CloudBackend):
                 return self._collect(url, call.recall("url_made_at"), request, out_path, what)  # noted before url
             except LinkExpired:  # forgotten: generate anew
                 pass
+            except TransientError:
+                raise
+            except StageError:  # any other refusal of an old link (a 400 from the storage, say): it is worth nothing
+                self.forget()
         made_at = time.time()
         url = self._generate(request, what)
         call.remember("url_made_at", made_at)

@@ -23,7 +23,7 @@ from pydantic import Field
 from stages.cloud.base import CloudBackend, CloudOptions
 from stages.cloud.http import redact
 from stages.contracts import NarrationRequest, NarrationResult, Timing
-from stages.errors import AuthError, ContentRejected, InputError, StageError
+from stages.errors import AuthError, ContentRejected, InputError, StageError, TransientError
 
 DEFAULT_VOICE = "JBFqnCBsd6RMkjVDRZzb"  # "George", the stock voice of ElevenLabs' own examples
 ALIGNMENT_SLACK_S = 0.5  # how far the alignment may run past the end of the audio before the answer counts as cut
@@ -172,12 +172,14 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def decoded(answer: Any, rate: int, what: str) -> tuple[Any, list[tuple[str, float, float]]]:
-    """The 16-bit samples and (character, start, end) alignment of an answer; StageError if it is unusable."""
+    """The 16-bit samples and (character, start, end) alignment of an answer; a TransientError (a passing fault
+    at the provider, asked again) if it is unusable."""
     import numpy as np
 
-    def unusable(why: str) -> StageError:
-        return StageError(f"elevenlabs answered the {what} with unusable audio: {why}",
-                          hint="rerun to ask again (the new request is billed again)")
+    def unusable(why: str) -> TransientError:
+        return TransientError(f"elevenlabs answered the {what} with unusable audio: {why}",
+                              hint="a passing fault at the provider; rerun later if retries ran out (each request "
+                                   "is billed)")
 
     try:
         raw = base64.b64decode(_field(answer, "audio_base_64") or "", validate=True)

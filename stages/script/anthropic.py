@@ -156,9 +156,9 @@ class AnthropicScriptWriter(CloudBackend):
                     model=model, max_tokens=self.options.max_tokens, system=SYSTEM, tools=[TOOL],
                     tool_choice={"type": "tool", "name": TOOL_NAME}, thinking={"type": "disabled"},
                     messages=messages, extra_body=extra)
-                if response.usage is None or response.content is None:
+                used_in, used_out = (getattr(response.usage, name, None) for name in ("input_tokens", "output_tokens"))
+                if not isinstance(used_in, int) or not isinstance(used_out, int) or response.content is None:
                     raise unexpected_answer(self.provider, f"request for the {what}", response.to_dict())
-                used_in, used_out = int(response.usage.input_tokens), int(response.usage.output_tokens)
         except BaseException:
             call.till.refund(usd)  # not billed
             raise

@@ -7,7 +7,8 @@ paragraph (all set in "the old hall"), one shot per pair of sentences, narration
 Provider faults, matched against "<path> part=<i>/<n>" so a test can aim one at a part (route="part=2/"):
 ``reject`` (stop_reason refusal), ``max_tokens`` (cut off, partial input), ``invalid`` (the first shot lacks
 its narration, so a repair round fixes it), ``invalid_twice`` (that answer and the repair are both invalid),
-``overloaded`` (529 overloaded_error), ``filtered`` (400: the output was blocked by the content filter).
+``overloaded`` (529 overloaded_error), ``filtered`` (400: the output was blocked by the content filter),
+``no_usage`` (a good answer whose usage object is empty).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.fakes.server import FakeState, Fault
 
 KEY = "sk-ant-fake-key-0123456789"
 SETTING = "the old hall"
-KINDS = ("reject", "max_tokens", "invalid", "invalid_twice", "overloaded", "filtered")
+KINDS = ("reject", "max_tokens", "invalid", "invalid_twice", "overloaded", "filtered", "no_usage")
 
 
 def _error(status: int, kind: str, message: str) -> Response:
@@ -99,4 +100,7 @@ def install(app: FastAPI, state: FakeState) -> None:
                 with state.lock:  # the repair request gets an invalid answer too
                     state.faults.setdefault("anthropic", []).insert(0, Fault("invalid", fault.route))
         use = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": tool, "input": answer}
-        return Response(json.dumps(_message(body, [use], stop, tokens)), media_type="application/json")
+        message = _message(body, [use], stop, tokens)
+        if fault is not None and fault.kind == "no_usage":
+            message["usage"] = {}
+        return Response(json.dumps(message), media_type="application/json")

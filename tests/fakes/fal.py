@@ -10,7 +10,8 @@
 
 Faults, queued for the submit: ``reject`` flags the FLUX image as NSFW, or makes a video job's result a
 422 ``content_policy_violation``; ``job_fails`` completes the job with an ``error`` in its status and a 503
-``runner_disconnected`` result; ``truncated`` cuts the result file's download short.
+``runner_disconnected`` result; ``truncated`` cuts the result file's download short; ``bare_submit`` queues
+(and bills) the job but answers only its ``request_id``.
 """
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ def install(app: FastAPI, state: FakeState) -> None:
         invalid = _invalid(model, body)
         if invalid is not None:
             return invalid
-        fault = state.take_fault("fal", request.url.path, ("reject", "job_fails", "truncated"))
+        fault = state.take_fault("fal", request.url.path, ("reject", "job_fails", "truncated", "bare_submit"))
         rid = str(uuid.uuid4())
         app_id = "/".join(model.split("/")[:2])
         url = f"{state.base_url}{PREFIX}/{app_id}/requests/{rid}"
@@ -180,5 +181,7 @@ def install(app: FastAPI, state: FakeState) -> None:
                            "fault": fault.kind if fault else None, "status_url": f"{url}/status",
                            "response_url": url}
         state.pay("fal")
+        if fault is not None and fault.kind == "bare_submit":  # queued and billed, but the answer holds only its id
+            return JSONResponse({"request_id": rid})
         return JSONResponse({"request_id": rid, "response_url": url, "status_url": f"{url}/status",
                              "cancel_url": f"{url}/cancel", "queue_position": 0})

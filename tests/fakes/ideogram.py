@@ -92,10 +92,12 @@ def install(app: FastAPI, state: FakeState) -> None:
 
     @app.get("/ideogram/api/images/ephemeral/{name}")
     async def ephemeral(name: str) -> Response:
-        if name not in state.files or state.expire_files:
-            state.expire_files = max(0, state.expire_files - 1)
+        if name not in state.files:
             return Response("<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>", 403,
                             media_type="application/xml")
+        refused = state.expired_download()
+        if refused is not None:
+            return refused
         data, content_type = state.files[name]
         if name in state.truncated:
             state.truncated.discard(name)

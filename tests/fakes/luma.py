@@ -6,7 +6,8 @@
 
 Faults: ``reject`` queued for route ``generations/video`` is a 400 moderation refusal at create; queued
 for any route it lets the create pass and the generation fail with a moderation ``failure_reason``;
-``job_fails`` makes the next poll fail the generation; ``truncated`` cuts the video download short.
+``job_fails`` makes the next poll fail the generation; ``truncated`` cuts the video download short;
+``no_video`` answers one poll of a completed generation without its assets.
 """
 from __future__ import annotations
 
@@ -87,4 +88,6 @@ def install(app: FastAPI, state: FakeState) -> None:
                 job["video"] = state.host(f"luma-{job_id}.mp4", clip_bytes(seconds), "video/mp4")
         if job["state"] == "completed" and state.take_fault("luma", request.url.path, ("truncated",)) is not None:
             state.truncated.add(f"luma-{job_id}.mp4")
+        if job["state"] == "completed" and state.take_fault("luma", request.url.path, ("no_video",)) is not None:
+            return JSONResponse({**_generation(job), "assets": None})
         return JSONResponse(_generation(job))

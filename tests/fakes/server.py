@@ -35,6 +35,9 @@ class Fault:
     skip: int = 0  # matching requests let through before this one
 
 
+EXPIRED = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+
+
 @dataclass
 class FakeState:
     """What the fake server knows: requests seen, paid calls, hosted files, queued faults, jobs."""
@@ -45,7 +48,8 @@ class FakeState:
     paid: Counter = field(default_factory=Counter)  # provider -> paid calls answered with success
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # name -> (bytes, content type)
     truncated: set[str] = field(default_factory=set)  # file names served cut short once
-    expire_files: int = 0  # the next downloads of hosted files answered 403, as an expired signed link is
+    expire_files: int = 0  # how many next downloads of hosted files get ``expired_answer``
+    expired_answer: tuple[int, str] = (403, EXPIRED)  # status and body: S3's answer to an expired signed link
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # provider -> seconds added to each of its answers
@@ -56,7 +60,16 @@ class FakeState:
         with self.lock:
             for kept in (self.requests, self.bodies, self.paid, self.faults, self.jobs, self.truncated):
                 kept.clear()
-            self.expire_files = 0
+            self.expire_files, self.expired_answer = 0, (403, EXPIRED)
+
+    def expired_download(self) -> Response | None:
+        """The answer to a download while ``expire_files`` lasts (counting it down), else None."""
+        with self.lock:
+            if not self.expire_files:
+                return None
+            self.expire_files -= 1
+        status, body = self.expired_answer
+        return Response(body, status, media_type="application/xml")
 
     def take_fault(self, provider: str, path: str, kinds: tuple[str, ...] | None = None) -> Fault | None:
         """Pop the first queued fault of ``provider`` matching ``path`` (and one of ``kinds`` if given)."""
@@ -148,10 +161,9 @@ def make_app(state: FakeState, providers: dict[str, Callable[[FastAPI, FakeState
     async def files(name: str) -> Response:
         if name not in state.files:
             return Response("Not Found", 404)
-        if state.expire_files:
-            state.expire_files -= 1
-            return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>", 403,
-                            media_type="application/xml")
+        refused = state.expired_download()
+        if refused is not None:
+            return refused
         data, content_type = state.files[name]
         if name in state.truncated:
             state.truncated.discard(name)
