@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import time
@@ -28,6 +29,9 @@ def reported_errors(debug: bool) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
+        # the run's task threads wind down while the interpreter exits; a record one logs then (Prefect's "Finished
+        # in state ...") fails in its API handler, and logging would print that failure's traceback
+        logging.raiseExceptions = False
         console.print("[yellow]interrupted[/]: finished work is cached; run the same command again to continue")
         raise typer.Exit(130)
     except (FilmError, StageError) as exc:

@@ -39,3 +39,29 @@ def test_interrupt_then_rerun_reuses_finished_work(cli, tmp_path):
               for stage, art in shot["artifacts"].items() if stage == "images" and not art["computed"]}
     assert done_before <= reused
     assert ("stitch", None) in computed(out)
+
+
+def test_a_record_logged_while_an_interrupted_run_winds_down_prints_no_logging_traceback(capsys, monkeypatch):
+    import logging
+
+    import typer
+
+    from pipeline.cli import reported_errors
+
+    class ShutDown(logging.Handler):  # Prefect's API log handler once the interpreter is exiting
+        def emit(self, record):
+            try:
+                raise RuntimeError("can't register atexit after shutdown")
+            except RuntimeError:
+                self.handleError(record)
+
+    monkeypatch.setattr(logging, "raiseExceptions", True)
+    late = logging.getLogger("film-test-late-task")
+    late.addHandler(ShutDown())
+    late.propagate = False
+    with pytest.raises(typer.Exit) as exited:
+        with reported_errors(debug=False):
+            raise KeyboardInterrupt
+    late.error("Finished in state Completed()")
+    err = capsys.readouterr().err
+    assert exited.value.exit_code == 130 and "interrupted" in err and "Logging error" not in err
