@@ -9,7 +9,7 @@ from PIL import Image, ImageFont
 
 from stages import assets
 from stages.contracts import Character, ImageMaker, ImageRequest
-from stages.images.storyboard import StoryboardImages, StoryboardOptions, caption_text
+from stages.images.storyboard import SAFE, StoryboardImages, StoryboardOptions, caption_text
 from stages.registry import backend_class
 
 ANN = Character(name="Ann Hale", description="a cheerful woman in a green dress")
@@ -106,19 +106,21 @@ def test_fonts_have_the_typographic_glyphs():
     assert right - left > 4 * (bottom - top)  # a long thin dash, not a box
 
 
-def test_caption_band_and_shot_tag(tmp_path):
+def test_caption_band_and_shot_tag_sit_inside_the_safe_area(tmp_path):
     req = request(prompt="Elizabeth turns — “Netherfield is let at last!”")
     assert caption_text(req.prompt) == "Elizabeth turns — “Netherfield is let at last!”"
     full = render(tmp_path, req)
     bare = render(tmp_path, req, caption=False, shot_number=False)
     h, w, _ = full.shape
-    band = full[int(0.92 * h) :, int(0.1 * w) : int(0.9 * w)]
-    assert difference(band, bare[int(0.92 * h) :, int(0.1 * w) : int(0.9 * w)]) > 15
-    assert band.max() > 200  # light letters on the dark band
-    tag = (slice(0, int(0.1 * h)), slice(0, int(0.2 * w)))
+    row = (slice(int(SAFE * h), int((SAFE + 0.07) * h)), slice(int(0.3 * w), int(0.85 * w)))
+    assert difference(full[row], bare[row]) > 15 and full[row].max() > 200  # light letters on a dark band
+    tag = (slice(int(SAFE * h), int((SAFE + 0.07) * h)), slice(int(SAFE * w), int(0.2 * w)))
     assert difference(full[tag], bare[tag]) > 10
-    middle = (slice(int(0.2 * h), int(0.8 * h)), slice(int(0.3 * w), int(0.7 * w)))
-    assert difference(full[middle], bare[middle]) == 0
+    inside = np.zeros((h, w), bool)
+    inside[int(SAFE * h):h - int(SAFE * h), int(SAFE * w):w - int(SAFE * w)] = True
+    changed = np.abs(full.astype(int) - bare.astype(int)).max(axis=2) > 0
+    assert changed.any() and not (changed & ~inside).any()  # a pan or zoom never crops them
+    assert not changed[int(0.2 * h):].any()  # clear of the subtitles at the bottom of the frame
 
 
 def test_caption_text_is_short_and_cut_at_words():

@@ -16,6 +16,9 @@ from stages.contracts import Frozen, ImageRequest, ImageResult
 from stages.images.figures import draw_figures
 from stages.images.paint import CREAM, INK, WHITE, WORK_WIDTH, mix, seeded_rng, soften
 
+# Of the width and of the height at each edge: what an animator's pan or zoom may crop away (kenburns' default
+# 12 % move keeps the middle 79 % of a still in every view), so text drawn on a still stays inside it.
+SAFE = 0.12
 PALETTES = {  # mood -> sky top, horizon, ground, accent
     "calm": ((138, 176, 210), (226, 229, 214), (118, 146, 104), (92, 122, 160)),
     "cheerful": ((96, 168, 232), (252, 236, 186), (128, 176, 84), (226, 146, 62)),
@@ -244,28 +247,33 @@ def caption_text(prompt: str, limit: int = 60) -> str:
 
 
 def _annotate(img: Image.Image, request: ImageRequest, options: StoryboardOptions) -> None:
+    """The shot tag and the caption in one row at the top of the safe area: inside every view an animator's pan
+    or zoom keeps, and clear of the subtitles burned in at the bottom of the film."""
     w, h = img.size
     d = ImageDraw.Draw(img, "RGBA")
-    if options.caption:
-        band, text = max(14, round(h * 0.1)), caption_text(request.prompt)
-        font = _font(assets.FONT_SERIF_ITALIC, max(7, round(band * 0.46)))
-        if font.getlength(text) > w * 0.92:
-            font = _font(assets.FONT_SERIF_ITALIC, max(6, int(font.size * w * 0.92 / font.getlength(text))))
-        d.rectangle([0, h - band, w, h], fill=(*INK, 165))
-        d.text((w / 2, h - band / 2), text, font=font, fill=CREAM, anchor="mm")
+    left, top, right = round(w * SAFE), round(h * SAFE), w - round(w * SAFE)
+    row, pad = max(14, round(h * 0.07)), max(2, round(h * 0.012))
     if options.shot_number:
-        font, pad = _font(assets.FONT_SANS_BOLD, max(7, round(h * 0.032))), max(2, round(h * 0.012))
+        font = _font(assets.FONT_SANS_BOLD, max(7, round(row * 0.45)))
         tag = f"Shot {request.number}"
-        left, top, right, bottom = d.textbbox((2 * pad, 2 * pad), tag, font=font)
-        d.rounded_rectangle([left - pad, top - pad, right + pad, bottom + pad], radius=pad, fill=(*INK, 170))
-        d.text((2 * pad, 2 * pad), tag, font=font, fill=CREAM)
+        width = round(font.getlength(tag)) + 2 * pad
+        d.rounded_rectangle([left, top, left + width - 1, top + row - 1], radius=pad, fill=(*INK, 170))
+        d.text((left + width / 2, top + row / 2), tag, font=font, fill=CREAM, anchor="mm")
+        left += width + pad
+    if options.caption and right - left > row:
+        text, room = caption_text(request.prompt), (right - left) * 0.94
+        font = _font(assets.FONT_SERIF_ITALIC, max(7, round(row * 0.5)))
+        if font.getlength(text) > room:
+            font = _font(assets.FONT_SERIF_ITALIC, max(6, int(font.size * room / font.getlength(text))))
+        d.rounded_rectangle([left, top, right - 1, top + row - 1], radius=pad, fill=(*INK, 165))
+        d.text(((left + right) / 2, top + row / 2), text, font=font, fill=CREAM, anchor="mm")
 
 
 class StoryboardImages(Backend):
     """Offline stills: mood-coloured, composed per shot, with figures for the characters present."""
 
     name = "storyboard"
-    version = "1"
+    version = "2"  # tag and caption inside the safe area
     Options = StoryboardOptions
     packages = ("PIL", "numpy")
 
