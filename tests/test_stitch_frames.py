@@ -103,3 +103,15 @@ def test_reader_of_a_broken_file_names_it(tmp_path):
     with pytest.raises(StageError, match="broken.mp4"):
         reader.read()
     reader.close()
+
+
+@pytest.mark.parametrize("frame", [(720, 1280), (480, 640), (1280, 720)])
+def test_a_cue_too_wide_for_the_frame_is_drawn_smaller_and_stays_inside_it(frame):
+    from stages import assets
+    from stages.stitch.subtitles import Cue, CueRenderer
+
+    renderer = CueRenderer(assets.FONT_SANS_BOLD, frame)
+    wide = Cue(0.0, 1.0, ("THE SIGN READ WWW.BOULANGERIE-DUFOUR-ET-FILS", "SAINT-HONORE.FR IN GOLD, HE SHOUTED"))
+    overlay = renderer.render(wide)
+    (x, _), width = overlay.places[0], overlay.premul[0].shape[1]
+    assert x > 0 and x + width < frame[0] and width <= 0.9 * frame[0] + 2

@@ -48,7 +48,7 @@ class MoviepyStitcher(Backend):
     """Cut, dissolve, subtitle and mix the shots into one MP4 with a sidecar SRT."""
 
     name = "moviepy"
-    version = "3"  # I420 throughout
+    version = "4"  # cues shrunk to fit the frame
     Options = MoviepyOptions
     packages = ("moviepy", "cv2", "numpy", "scipy", "soundfile", "pyloudnorm", "PIL", "imageio_ffmpeg")
 

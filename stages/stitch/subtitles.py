@@ -15,6 +15,7 @@ from stages.media import i420_planes, rgb_to_ycbcr
 
 LINE_CHARS = 42
 CUE_LINES = 2
+SAFE_WIDTH = 0.9  # of the frame: the widest a burned-in cue may be
 
 
 @dataclass(frozen=True)
@@ -143,15 +144,21 @@ class CueRenderer:
     """Draws cues in white with a dark outline and soft shadow, bottom-centred inside a safe margin."""
 
     def __init__(self, font_path: Path, size: tuple[int, int]) -> None:
-        from PIL import ImageFont
-
         self.width, self.height = size
         self.px = max(8, min(self.height // 20, self.width // 26))
         self.lock = threading.Lock()  # segments render in threads; a FreeType face is not thread-safe
+        self.font_path, self.fonts = font_path, {}
         try:
-            self.font = ImageFont.truetype(str(font_path), self.px)
+            self._font(self.px)
         except OSError as exc:
             raise InputError(f"cannot load the subtitle font {font_path}: {exc}") from exc
+
+    def _font(self, px: int) -> Any:
+        from PIL import ImageFont
+
+        if px not in self.fonts:
+            self.fonts[px] = ImageFont.truetype(str(self.font_path), px)
+        return self.fonts[px]
 
     def render(self, cue: Cue) -> Overlay:
         """The cue as an overlay placed on the frame."""
@@ -162,10 +169,15 @@ class CueRenderer:
         import numpy as np
         from PIL import Image, ImageDraw, ImageFilter
 
-        text, stroke = "\n".join(cue.lines), max(1, round(self.px / 14))
-        spacing, shadow = round(self.px * 0.25), max(1, round(self.px / 12))
-        options = dict(font=self.font, spacing=spacing, align="center", stroke_width=stroke)
-        box = ImageDraw.Draw(Image.new("L", (1, 1))).multiline_textbbox((0, 0), text, **options)
+        text, px = "\n".join(cue.lines), self.px
+        while True:  # the cue's font size: the renderer's, or smaller where a long line would not fit the frame
+            stroke, spacing, shadow = max(1, round(px / 14)), round(px * 0.25), max(1, round(px / 12))
+            options = dict(font=self._font(px), spacing=spacing, align="center", stroke_width=stroke)
+            box = ImageDraw.Draw(Image.new("L", (1, 1))).multiline_textbbox((0, 0), text, **options)
+            widest = box[2] - box[0] + 2 * (stroke + 3 * shadow)
+            if widest <= self.width * SAFE_WIDTH or px <= 8:
+                break
+            px = max(8, min(px - 1, int(px * self.width * SAFE_WIDTH / widest)))
         left, top, right, bottom = (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
         pad = stroke + 3 * shadow
         canvas = (right - left + 2 * pad, bottom - top + 2 * pad)
