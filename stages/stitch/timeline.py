@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Sequence
@@ -24,7 +25,7 @@ class Timeline:
     @classmethod
     def plan(cls, durations: Sequence[float], fps: int, crossfade: float) -> Timeline:
         """Frame runs of shots with the given narration lengths, dissolving over ``crossfade`` seconds."""
-        counts = [max(1, round(d * fps)) for d in durations]
+        counts = [max(1, math.ceil(d * fps - 1e-6)) for d in durations]  # whole frames covering each narration
         want = max(0, round(crossfade * fps))
         fades = tuple(0 if i == 0 else min(want, n - 1) for i, n in enumerate(counts))
         return cls(fps, (0, *accumulate(counts)), fades)
