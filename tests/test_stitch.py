@@ -123,7 +123,11 @@ def test_srt_follows_timings_offset_by_shot_start(film, shots) -> None:
     result, _ = film
     cues = srt_cues(result.srt_path)
     starts = [f / FMT.fps for f in STARTS]
-    expected = [(starts[i] + t.start, starts[i] + t.end, t.text) for i, s in enumerate(shots) for t in s.timings]
+    expected = []
+    for i, shot in enumerate(shots):  # a cue under a second is held into the silence after it
+        follows = [t.start for t in shot.timings[1:]] + [starts[i + 1] - starts[i]]
+        expected += [(starts[i] + t.start, starts[i] + max(t.end, min(t.start + 1.0, after)), t.text)
+                     for t, after in zip(shot.timings, follows)]
     assert len(cues) == len(expected)
     for (start, end, text), (want_start, want_end, want_text) in zip(cues, expected):
         assert (start, end) == pytest.approx((want_start, want_end), abs=0.0011)
@@ -318,3 +322,14 @@ def test_unusable_inputs_name_the_file(shots, tmp_path, broken: str) -> None:
         stitch(changed, tmp_path, "broken", segment_cache=tmp_path / "segments")
     assert not list(tmp_path.glob("broken.*")) and not list(tmp_path.glob(".stitch.tmp-*")), "nothing left behind"
     assert not list((tmp_path / "segments").glob(".*")), "no half-written segment in the cache"
+
+
+def test_a_short_cue_is_held_into_the_silence_after_it_but_never_over_the_next():
+    from stages.stitch.subtitles import shot_cues
+
+    timings = [Timing(text="Rain.", start=0.1, end=0.42), Timing(text="Wind.", start=0.6, end=0.9),
+               Timing(text="And then a long sentence that is read out slowly.", start=1.0, end=2.7),
+               Timing(text="Done.", start=2.8, end=2.95)]
+    assert [(c.start, c.end) for c in shot_cues(timings, 3.0)] == \
+        [(0.1, 0.6), (0.6, 1.0), (1.0, 2.7), (2.8, 3.0)]
+    assert [(c.start, c.end) for c in shot_cues(timings[:1], 3.0)] == [(0.1, 1.1)]

@@ -16,6 +16,7 @@ from stages.media import i420_planes, rgb_to_ycbcr
 LINE_CHARS = 42
 CUE_LINES = 2
 SAFE_WIDTH = 0.9  # of the frame: the widest a burned-in cue may be
+MIN_CUE_S = 1.0  # a cue stays up at least this long where the silence after it allows: a blink cannot be read
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,12 @@ def sentence_cues(timing: Timing, length: float) -> list[Cue]:
 
 
 def shot_cues(timings: Iterable[Timing], length: float) -> list[Cue]:
-    """Cues of one shot in shot time (seconds from its first frame), kept within its ``length``, in time order."""
-    return sorted((cue for timing in timings for cue in sentence_cues(timing, length)), key=lambda cue: cue.start)
+    """Cues of one shot in shot time (seconds from its first frame), kept within its ``length``, in time order;
+    a short one is held into the silence after it (up to MIN_CUE_S), never past the next cue or the shot."""
+    cues = sorted((cue for timing in timings for cue in sentence_cues(timing, length)), key=lambda cue: cue.start)
+    nexts = [cue.start for cue in cues[1:]] + [length]
+    return [Cue(cue.start, max(cue.end, min(cue.start + MIN_CUE_S, following, length)), cue.lines)
+            for cue, following in zip(cues, nexts)]
 
 
 def film_cues(shots: Iterable[tuple[float, Sequence[Cue]]]) -> list[Cue]:
