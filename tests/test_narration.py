@@ -264,3 +264,9 @@ def test_assemble_trims_pads_and_pauses_exactly() -> None:
     assert timings[0].end - timings[0].start == pytest.approx(0.4, abs=0.002)
     assert timings[1].start - timings[0].end == pytest.approx(0.05 + 0.25 + 0.02, abs=0.002)
     assert len(clip) == 150 + (50 + 400 + 50) + 250 + (20 + 400) + 150
+
+
+def test_a_sentence_never_ends_on_a_title() -> None:
+    text = "Mme. Dufour opened the shop. Mlle. Roux and Mr. Hale waited outside. It rained."
+    assert EspeakNarrator().sentences(text) == [
+        "Mme. Dufour opened the shop.", "Mlle. Roux and Mr. Hale waited outside.", "It rained."]

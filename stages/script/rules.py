@@ -62,7 +62,7 @@ class RulesScriptWriter(Backend):
     """Deterministic offline screenwriter built on sentence segmentation and keyword rules."""
 
     name = "rules"
-    version = "1"
+    version = "2"  # words of any alphabet in prompts
     Options = Options
     packages = ("pysbd",)
 
