@@ -333,3 +333,11 @@ def test_a_short_cue_is_held_into_the_silence_after_it_but_never_over_the_next()
     assert [(c.start, c.end) for c in shot_cues(timings, 3.0)] == \
         [(0.1, 0.6), (0.6, 1.0), (1.0, 2.7), (2.8, 3.0)]
     assert [(c.start, c.end) for c in shot_cues(timings[:1], 3.0)] == [(0.1, 1.1)]
+
+
+def test_music_stays_ducked_through_a_sentence_pause_and_rises_in_a_long_silence() -> None:
+    rate = soundtrack.RATE
+    gain = soundtrack.duck_envelope([(1.0, 3.0), (3.4, 5.0), (8.0, 9.0)], 10 * rate)
+    ducked = 10 ** (-6 / 20)
+    assert gain[int(3.2 * rate)] == pytest.approx(ducked, rel=0.01)  # a 0.4 s pause between sentences
+    assert gain[int(6.5 * rate)] == pytest.approx(1.0)  # three seconds without speech

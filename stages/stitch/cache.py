@@ -19,7 +19,7 @@ from stages.stitch.subtitles import Cue
 from stages.stitch.timeline import Timeline
 
 SEGMENT_VERSION = 2  # bump whenever painting or encoding a segment changes
-SOUNDTRACK_VERSION = 1  # bump whenever mixing or encoding the soundtrack changes
+SOUNDTRACK_VERSION = 2  # bump whenever mixing or encoding the soundtrack changes
 
 
 class FileDigests:

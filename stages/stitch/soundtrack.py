@@ -11,6 +11,7 @@ from stages.media import run_ffmpeg
 RATE = 48_000
 CONTROL_RATE = 100  # ducking envelope resolution, Hz
 DUCK_DB = -6.0
+BRIDGE_S = 0.8  # silences up to this long (sentence pauses, cuts between shots) keep the music ducked
 MUSIC_FADE = 2.0
 PEAK_CEILING_DB = -2.0  # dBFS before AAC; the encoder overshoots by up to ~1 dB, so the film stays near -1 dBTP
 LIMITER_WINDOW = 0.005  # seconds each side of a peak
@@ -62,7 +63,7 @@ def duck_envelope(spans: Sequence[tuple[float, float]], total: int) -> Any:
     speaking = np.zeros(steps, dtype=np.float32)
     for start, end in spans:
         speaking[int(start * CONTROL_RATE):int(np.ceil(end * CONTROL_RATE)) + 1] = 1.0
-    held = maximum_filter1d(speaking, size=int(0.3 * CONTROL_RATE) + 1)  # bridge short pauses
+    held = maximum_filter1d(speaking, size=int(BRIDGE_S * CONTROL_RATE) + 1)  # stay down through pauses
     smooth = uniform_filter1d(held, size=int(0.4 * CONTROL_RATE) + 1)  # 0.4 s ramps
     gain = np.float32(db(DUCK_DB)) ** smooth
     # Linear between control points, RATE // CONTROL_RATE samples apart: each step ramps to the next.
