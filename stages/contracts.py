@@ -28,6 +28,16 @@ def _against_base(value: Path, info: ValidationInfo) -> Path:
 ProjectPath = Annotated[Path, AfterValidator(_against_base)]
 
 
+def _speakable(text: str) -> str:
+    if not any(ch.isalnum() for ch in text):
+        raise ValueError("has no word to speak: give the shot a narration with at least one word, or delete the shot")
+    return text
+
+
+# A shot's narration: at least one word (a line of only "…" or "—" has nothing for a narrator to say).
+Narration = Annotated[str, Field(min_length=1), AfterValidator(_speakable)]
+
+
 class NoOptions(Frozen):
     """Options model of a backend that takes none."""
 
@@ -57,7 +67,7 @@ class Shot(Frozen):
     """One shot: a line of narration and the picture that goes with it."""
 
     shot: int = Field(ge=1, description="stable shot number; --shots refers to it")
-    narration: str = Field(min_length=1)
+    narration: Narration
     speaker: str = "narrator"
     characters: tuple[str, ...] = ()
     image_prompt: str = Field(min_length=1)

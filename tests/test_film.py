@@ -173,14 +173,17 @@ def test_shots_that_do_not_exist(cli, film):
     assert code == 2 and "no shot 500" in text and "Traceback" not in text
 
 
-def test_invalid_screenplay_edit_names_the_field(cli, film):
+@pytest.mark.parametrize("narration, command", [("", "make"), ("…", "check"), ("— —", "make")])
+def test_invalid_screenplay_edit_names_the_field(cli, film, narration, command):
     project, out = film
     good = (out / "screenplay.yaml").read_text()
-    edit_screenplay(out, lambda data: shot_list(data)[0].update(narration=""))
-    code, text = cli("make", project, "--out", out)
+    edit_screenplay(out, lambda data: shot_list(data)[0].update(narration=narration))
+    try:
+        code, text = cli(command, project, "--out", out)
+    finally:
+        (out / "screenplay.yaml").write_text(good)
     flat = " ".join(text.split())
     assert code == 2 and "screenplay.yaml:" in flat and "scenes.0.shots.0.narration" in flat, text
-    (out / "screenplay.yaml").write_text(good)
 
 
 @pytest.mark.parametrize("command", ["make", "status", "check"])

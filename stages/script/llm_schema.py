@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stages.contracts import Character, Scene, Screenplay, ScriptRequest, Shot
+from stages.contracts import Character, Narration, Scene, Screenplay, ScriptRequest, Shot
 from stages.script.sentences import alias_table
 
 TOOL_NAME = "write_screenplay"
@@ -80,7 +80,7 @@ class DraftShot(BaseModel):
     """A shot as the model writes it: no number yet."""
 
     model_config = ConfigDict(extra="ignore")
-    narration: str = Field(min_length=1)
+    narration: Narration
     speaker: str = "narrator"
     characters: tuple[str, ...] = ()
     image_prompt: str = Field(min_length=1)
