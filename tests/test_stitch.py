@@ -341,3 +341,32 @@ def test_music_stays_ducked_through_a_sentence_pause_and_rises_in_a_long_silence
     ducked = 10 ** (-6 / 20)
     assert gain[int(3.2 * rate)] == pytest.approx(ducked, rel=0.01)  # a 0.4 s pause between sentences
     assert gain[int(6.5 * rate)] == pytest.approx(1.0)  # three seconds without speech
+
+
+BENNET = ("Mr. Bennet replied that he had not, but she returned that it was, for Mrs. Long had just been there and "
+          "told her all about it, and he made no answer.")
+
+
+def test_a_long_sentence_is_cut_where_the_speaker_pauses_never_after_a_title() -> None:
+    chunks = chunk_text(BENNET)
+    assert len(chunks) == 2 and chunks[0][-1].endswith("it was,")
+    assert not any(line.endswith(("Mrs.", "Mr.", "the")) for chunk in chunks for line in chunk)
+
+
+def test_the_cue_change_waits_for_the_speech_to_resume_after_the_pause() -> None:
+    timing = Timing(text=BENNET, start=0.19, end=8.03)
+    guessed = sentence_cues(timing, 9.0)
+    heard = sentence_cues(timing, 9.0, pauses=[(0.0, 0.19), (2.01, 2.45), (3.62, 3.98), (6.59, 6.94)])
+    assert heard[1].start == heard[0].end == 3.98 != guessed[1].start  # "…it was," then a pause, then "for Mrs. Long"
+    assert sentence_cues(timing, 9.0, pauses=[(6.59, 6.94)])[1].start == guessed[1].start  # no pause near: kept
+
+
+def test_speech_pauses_finds_the_silences_in_a_narration(tmp_path) -> None:
+    rate = 22050
+    t = np.arange(2 * rate) / rate
+    voice = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    voice[int(1.0 * rate):int(1.3 * rate)] = 0.0  # a comma's pause
+    voice[int(1.6 * rate):int(1.65 * rate)] = 0.0  # a stop consonant: too short to count
+    soundfile.write(tmp_path / "voice.wav", voice, rate)
+    [(start, end)] = soundtrack.speech_pauses(tmp_path / "voice.wav")
+    assert start == pytest.approx(1.0, abs=0.011) and end == pytest.approx(1.3, abs=0.011)

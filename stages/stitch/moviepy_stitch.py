@@ -60,7 +60,8 @@ class MoviepyStitcher(Backend):
                     raise StageError(f"shot {shot.number}: {kind} file {path} not found")
         fmt = request.format
         timeline = Timeline.plan([s.audio_duration for s in request.shots], fmt.fps, request.crossfade)
-        cues = [shot_cues(shot.timings, timeline.length(i)) for i, shot in enumerate(request.shots)]
+        cues = [shot_cues(shot.timings, timeline.length(i), soundtrack.speech_pauses(shot.audio_path))
+                for i, shot in enumerate(request.shots)]
         renderer = CueRenderer(request.font_path, (fmt.width, fmt.height)) if request.subtitles else None
         burned = cues if renderer is not None else [[]] * len(cues)
         segments = timeline.segments()

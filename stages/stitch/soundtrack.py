@@ -11,6 +11,7 @@ from stages.media import run_ffmpeg
 RATE = 48_000
 CONTROL_RATE = 100  # ducking envelope resolution, Hz
 DUCK_DB = -6.0
+PAUSE_S, PAUSE_DB = 0.12, -35.0  # a pause in speech: this long, this far under the narration's loudest
 BRIDGE_S = 0.8  # silences up to this long (sentence pauses, cuts between shots) keep the music ducked
 MUSIC_FADE = 2.0
 PEAK_CEILING_DB = -2.0  # dBFS before AAC; the encoder overshoots by up to ~1 dB, so the film stays near -1 dBTP
@@ -23,22 +24,44 @@ def db(gain_db: float) -> float:
     return 10.0 ** (gain_db / 20.0)
 
 
+def _read(path: Path) -> tuple[Any, int]:
+    import soundfile
+
+    try:
+        return soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, ValueError) as exc:  # soundfile.LibsndfileError is a RuntimeError
+        raise StageError(f"cannot read audio {path}: {exc}") from exc
+
+
 def read_audio(path: Path) -> Any:
     """A sound file as float32 (samples, channels) at 48 kHz, resampled with a polyphase filter if needed."""
     from math import gcd
 
     import numpy as np
-    import soundfile
     from scipy.signal import resample_poly
 
-    try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (OSError, RuntimeError, ValueError) as exc:  # soundfile.LibsndfileError is a RuntimeError
-        raise StageError(f"cannot read audio {path}: {exc}") from exc
+    data, rate = _read(path)
     if rate != RATE and len(data):
         g = gcd(RATE, rate)
         data = resample_poly(data, RATE // g, rate // g, axis=0).astype(np.float32)
     return data
+
+
+def speech_pauses(path: Path) -> list[tuple[float, float]]:
+    """The silences of at least PAUSE_S in a narration, as (start, end) seconds: 10 ms windows over 35 dB
+    below its loudest."""
+    import numpy as np
+
+    data, rate = _read(path)
+    hop = max(1, rate // 100)
+    windows = len(data) // hop
+    if windows == 0:
+        return []
+    energy = np.sqrt(np.square(data[:windows * hop]).mean(axis=1).reshape(windows, hop).mean(axis=1))
+    quiet = (energy < energy.max() * 10 ** (PAUSE_DB / 20)).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet, [0]))))
+    spans = [(a * hop / rate, b * hop / rate) for a, b in zip(edges[::2], edges[1::2])]
+    return [(a, b) for a, b in spans if b - a >= PAUSE_S]
 
 
 def narration_track(placements: Sequence[tuple[Path, float, float]], total: int) -> Any:

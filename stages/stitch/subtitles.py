@@ -17,6 +17,11 @@ LINE_CHARS = 42
 CUE_LINES = 2
 SAFE_WIDTH = 0.9  # of the frame: the widest a burned-in cue may be
 MIN_CUE_S = 1.0  # a cue stays up at least this long where the silence after it allows: a blink cannot be read
+SNAP_S = 1.0  # a cue change inside a sentence moves to the end of a pause in the speech this close to it
+PAUSE_MARKS = ",;:—"  # a word ending in one of these is followed by a pause: the best place to change cue or line
+# Words a line should not end on: they belong with the word after them.
+CLINGING = frozenset("a an the of to in on at by for from with and or but his her its my your our their "
+                     "mr. mrs. ms. dr. st. miss sir lady lord".split())
 
 
 @dataclass(frozen=True)
@@ -31,13 +36,23 @@ class Cue:
 def balance(lines: Sequence[str], width: int = LINE_CHARS) -> tuple[str, ...]:
     """Re-split a two-line chunk at the word break that makes both lines most even (each within width)."""
     words = " ".join(lines).split()
-    best, best_len = tuple(lines), max(map(len, lines))
+
+    def cost(k: int) -> float:  # the longer line, plus a penalty for breaking after a clinging word
+        return max(len(" ".join(words[:k])), len(" ".join(words[k:]))) + _break_penalty(words[k - 1])
+
+    best, best_cost = tuple(lines), cost(len(lines[0].split()))
     for k in range(1, len(words)):
         pair = (" ".join(words[:k]), " ".join(words[k:]))
-        longest = max(map(len, pair))
-        if longest <= width and longest < best_len:
-            best, best_len = pair, longest
+        if max(map(len, pair)) <= width and cost(k) < best_cost:
+            best, best_cost = pair, cost(k)
     return best
+
+
+def _break_penalty(word: str) -> int:
+    """Characters' worth of cost for a break after ``word``: a pause mark makes it cheap, a clinging word dear."""
+    if word[-1:] in PAUSE_MARKS:
+        return -10
+    return 10 if word.lower() in CLINGING else 0
 
 
 def chunk_text(text: str, width: int = LINE_CHARS, lines: int = CUE_LINES) -> list[tuple[str, ...]]:
@@ -48,32 +63,49 @@ def chunk_text(text: str, width: int = LINE_CHARS, lines: int = CUE_LINES) -> li
     groups = [wrapped[i:i + lines] for i in range(0, len(wrapped), lines)]
     count = len(groups)
     if 1 < count <= len(words):
-        ends = list(accumulate(len(word) + 1 for word in words))
-        cuts = [0, *(min(range(1, len(words)), key=lambda i: abs(ends[i - 1] - ends[-1] * j / count))
-                     for j in range(1, count)), len(words)]
-        even = [textwrap.wrap(" ".join(words[a:b]), width) for a, b in zip(cuts, cuts[1:])]
-        if all(0 < len(group) <= lines for group in even):
+        ends, cuts = list(accumulate(len(word) + 1 for word in words)), [0]
+        def fits(a: int, b: int, cues: int) -> bool:
+            return len(textwrap.wrap(" ".join(words[a:b]), width)) <= lines * cues
+
+        def cost(i: int, j: int) -> float:
+            return abs(ends[i - 1] - ends[-1] * j / count) + _break_penalty(words[i - 1])
+
+        for j in range(1, count):  # each cut near its even share, after a pause mark rather than a clinging word
+            fitting = [i for i in range(cuts[-1] + 1, len(words))
+                       if fits(cuts[-1], i, 1) and fits(i, len(words), count - j)]
+            if not fitting:
+                break
+            cuts.append(min(fitting, key=lambda i: cost(i, j)))
+        even = [textwrap.wrap(" ".join(words[a:b]), width) for a, b in zip(cuts, [*cuts[1:], len(words)])]
+        if len(even) == count and all(0 < len(group) <= lines for group in even):
             groups = even
     return [balance(group, width) if len(group) == 2 else tuple(group) for group in groups]
 
 
-def sentence_cues(timing: Timing, length: float) -> list[Cue]:
-    """Cues of one timed sentence kept within a shot of ``length`` seconds, its span shared out by characters."""
+def sentence_cues(timing: Timing, length: float, pauses: Sequence[tuple[float, float]] = ()) -> list[Cue]:
+    """Cues of one timed sentence kept within a shot of ``length`` seconds, its span shared out by characters;
+    each change of cue moves to where the speech resumes after the nearest of ``pauses`` (silences, in shot
+    time) within SNAP_S, so a cue does not run ahead of the words it shows."""
     chunks = chunk_text(timing.text)
     start, end = min(max(timing.start, 0.0), length), min(max(timing.end, 0.0), length)
     sizes = [sum(map(len, chunk)) for chunk in chunks]
-    total, done, cues = sum(sizes) or 1, 0, []
-    for chunk, size in zip(chunks, sizes):
-        a = start + (end - start) * done / total
-        done += size
-        cues.append(Cue(a, start + (end - start) * done / total, chunk))
-    return [cue for cue in cues if cue.end > cue.start]
+    total, bounds = sum(sizes) or 1, [start]
+    for chunk, done in zip(chunks, accumulate(sizes[:-1])):
+        guess = start + (end - start) * done / total
+        paused = chunk[-1][-1:] in PAUSE_MARKS  # the speaker pauses where this cue ends: find that pause
+        near = [resume for silent, resume in pauses
+                if paused and bounds[-1] < resume < end and abs((silent + resume) / 2 - guess) <= SNAP_S]
+        bounds.append(min(near, key=lambda resume: abs(resume - guess)) if near else max(guess, bounds[-1]))
+    bounds.append(end)
+    return [Cue(a, b, chunk) for chunk, a, b in zip(chunks, bounds, bounds[1:]) if b > a]
 
 
-def shot_cues(timings: Iterable[Timing], length: float) -> list[Cue]:
-    """Cues of one shot in shot time (seconds from its first frame), kept within its ``length``, in time order;
-    a short one is held into the silence after it (up to MIN_CUE_S), never past the next cue or the shot."""
-    cues = sorted((cue for timing in timings for cue in sentence_cues(timing, length)), key=lambda cue: cue.start)
+def shot_cues(timings: Iterable[Timing], length: float, pauses: Sequence[tuple[float, float]] = ()) -> list[Cue]:
+    """Cues of one shot in shot time (seconds from its first frame), kept within its ``length``, in time order,
+    changing inside a sentence where the speech resumes after one of ``pauses``; a short one is held into the
+    silence after it (up to MIN_CUE_S), never past the next cue or the shot."""
+    cues = sorted((cue for timing in timings for cue in sentence_cues(timing, length, pauses)),
+                  key=lambda cue: cue.start)
     nexts = [cue.start for cue in cues[1:]] + [length]
     return [Cue(cue.start, max(cue.end, min(cue.start + MIN_CUE_S, following, length)), cue.lines)
             for cue, following in zip(cues, nexts)]
