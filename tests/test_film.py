@@ -1,6 +1,7 @@
 """End to end: a short film made by the real flow and backends, checked by decoding it; then reruns."""
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -56,7 +57,7 @@ def test_film_streams_length_sync_and_loudness(film):
     data = manifest(out)
     narration = sum(shot["duration"] for shot in data["shots"])
     frames = video_frames(out / "film.mp4")
-    assert abs(frames / 12 - narration) <= len(data["shots"]) * 0.5 / 12 + 1e-6
+    assert 0 <= frames / 12 - narration <= len(data["shots"]) / 12 + 1e-6  # every shot holds all its narration
     audio = decode_audio(out / "film.mp4")
     assert abs(len(audio) / 48000 - frames / 12) <= 0.04
     assert abs(loudness(audio) - (-16)) <= 1.0
@@ -78,7 +79,7 @@ def test_subtitles_follow_narration_timings(film):
         record = ctx.store.load("narration", shot["artifacts"]["narration"]["key"])
         first = record["result"]["timings"][0]
         assert any(abs(c[0] - (start + first["start"])) < 0.05 for c in cues), (shot["shot"], start + first["start"])
-        start += round(shot["duration"] * 12) / 12
+        start += math.ceil(shot["duration"] * 12 - 1e-6) / 12
     assert cues[-1][1] <= start + 0.05
     assert all(b > a for a, b, _ in cues)
 
