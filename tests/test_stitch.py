@@ -370,3 +370,24 @@ def test_speech_pauses_finds_the_silences_in_a_narration(tmp_path) -> None:
     soundfile.write(tmp_path / "voice.wav", voice, rate)
     [(start, end)] = soundtrack.speech_pauses(tmp_path / "voice.wav")
     assert start == pytest.approx(1.0, abs=0.011) and end == pytest.approx(1.3, abs=0.011)
+
+
+STORM = ("Outside the window the wind rose, the shutters banged, the candles guttered, and far below the ships "
+         "strained at their ropes in the harbour.")
+WATCH = ("The wind rose and the shutters banged against the old stone walls, the candles guttered in the hall while "
+         "the watchmen called the hours, and nobody slept until the grey light of dawn came over the hills.")
+
+
+def test_the_cue_change_takes_the_pause_that_begins_nearest_the_end_of_its_words() -> None:
+    timing = Timing(text=STORM, start=0.2, end=8.0)
+    guess = sentence_cues(timing, 9.0)[1].start
+    commas = [(guess - 0.9, guess - 0.5), (guess + 0.3, guess + 0.65)]  # after "banged," and after "guttered,"
+    assert sentence_cues(timing, 9.0, pauses=commas)[1].start == pytest.approx(guess + 0.65)
+
+
+def test_a_pause_reaching_past_the_next_cue_is_not_taken_and_no_cue_is_lost() -> None:
+    timing = Timing(text=WATCH, start=0.0, end=4.5)
+    guessed = sentence_cues(timing, 9.0)
+    cues = sentence_cues(timing, 9.0, pauses=[(1.0, 3.0)])  # begins near the first change, ends past the second
+    assert [c.lines for c in cues] == [c.lines for c in guessed]
+    assert all(c.end - c.start >= 0.5 * (g.end - g.start) for c, g in zip(cues, guessed))

@@ -145,3 +145,18 @@ def test_music_bed_decodes_loops_and_is_gentle():
     step = np.median(np.abs(np.diff(data, axis=0)))
     assert np.abs(data[-1] - data[0]).max() < 4 * step + 1e-3  # the end runs into the start without a jump
     assert MUSIC.stat().st_size < 1.5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (320, 568)])
+def test_a_portrait_still_keeps_a_readable_caption_inside_the_safe_area(tmp_path, size):
+    req = request(prompt="Elizabeth walks alone across three muddy miles of country lanes towards Netherfield Park",
+                  width=size[0], height=size[1], number=12)
+    full = render(tmp_path, req)
+    bare = render(tmp_path, req, caption=False, shot_number=False)
+    h, w, _ = full.shape
+    changed = np.abs(full - bare).max(axis=2) > 0
+    inside = np.zeros((h, w), bool)
+    inside[int(SAFE * h):h - int(SAFE * h), int(SAFE * w):w - int(SAFE * w)] = True
+    assert changed.any() and not (changed & ~inside).any()
+    rows = np.flatnonzero(changed.any(axis=1))
+    assert rows.max() - rows.min() >= 0.05 * w  # a row sized by the narrow side, not a sliver

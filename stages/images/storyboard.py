@@ -17,7 +17,8 @@ from stages.images.figures import draw_figures
 from stages.images.paint import CREAM, INK, WHITE, WORK_WIDTH, mix, seeded_rng, soften
 
 # Of the width and of the height at each edge: what an animator's pan or zoom may crop away (kenburns' default
-# 12 % move keeps the middle 79 % of a still in every view), so text drawn on a still stays inside it.
+# 12 % move keeps the middle 79 % of a still in every view; a larger zoom option can crop more), so text drawn
+# on a still stays inside it.
 SAFE = 0.12
 PALETTES = {  # mood -> sky top, horizon, ground, accent
     "calm": ((138, 176, 210), (226, 229, 214), (118, 146, 104), (92, 122, 160)),
@@ -252,7 +253,7 @@ def _annotate(img: Image.Image, request: ImageRequest, options: StoryboardOption
     w, h = img.size
     d = ImageDraw.Draw(img, "RGBA")
     left, top, right = round(w * SAFE), round(h * SAFE), w - round(w * SAFE)
-    row, pad = max(14, round(h * 0.07)), max(2, round(h * 0.012))
+    row, pad = max(14, round(min(w, h) * 0.07)), max(2, round(min(w, h) * 0.012))  # portrait: sized by the width
     if options.shot_number:
         font = _font(assets.FONT_SANS_BOLD, max(7, round(row * 0.45)))
         tag = f"Shot {request.number}"
@@ -265,6 +266,8 @@ def _annotate(img: Image.Image, request: ImageRequest, options: StoryboardOption
         font = _font(assets.FONT_SERIF_ITALIC, max(7, round(row * 0.5)))
         if font.getlength(text) > room:
             font = _font(assets.FONT_SERIF_ITALIC, max(6, int(font.size * room / font.getlength(text))))
+        while font.getlength(text) > room and " " in text:  # still too long at the smallest size: fewer words
+            text = text.rsplit(" ", 1)[0].rstrip(",;:—-… ") + "…"
         d.rounded_rectangle([left, top, right - 1, top + row - 1], radius=pad, fill=(*INK, 165))
         d.text(((left + right) / 2, top + row / 2), text, font=font, fill=CREAM, anchor="mm")
 

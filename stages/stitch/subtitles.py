@@ -90,12 +90,14 @@ def sentence_cues(timing: Timing, length: float, pauses: Sequence[tuple[float, f
     start, end = min(max(timing.start, 0.0), length), min(max(timing.end, 0.0), length)
     sizes = [sum(map(len, chunk)) for chunk in chunks]
     total, bounds = sum(sizes) or 1, [start]
-    for chunk, done in zip(chunks, accumulate(sizes[:-1])):
-        guess = start + (end - start) * done / total
-        paused = chunk[-1][-1:] in PAUSE_MARKS  # the speaker pauses where this cue ends: find that pause
-        near = [resume for silent, resume in pauses
-                if paused and bounds[-1] < resume < end and abs((silent + resume) / 2 - guess) <= SNAP_S]
-        bounds.append(min(near, key=lambda resume: abs(resume - guess)) if near else max(guess, bounds[-1]))
+    guesses = [start + (end - start) * done / total for done in accumulate(sizes[:-1])]
+    for chunk, guess, following in zip(chunks, guesses, [*guesses[1:], end]):
+        # where this cue ends on a pause mark, the speaker pauses: the pause that begins nearest the guess (and
+        # ends within the first half of the next cue's estimated time, so that cue keeps most of it)
+        paused = chunk[-1][-1:] in PAUSE_MARKS
+        near = [(silent, resume) for silent, resume in pauses if paused and bounds[-1] < silent
+                and resume < (guess + following) / 2 and abs(silent - guess) <= SNAP_S]
+        bounds.append(min(near, key=lambda pause: abs(pause[0] - guess))[1] if near else max(guess, bounds[-1]))
     bounds.append(end)
     return [Cue(a, b, chunk) for chunk, a, b in zip(chunks, bounds, bounds[1:]) if b > a]
 

@@ -10,7 +10,8 @@ from typing import Sequence
 
 @dataclass(frozen=True)
 class Timeline:
-    """Shot i owns film frames ``frames[i]`` to ``frames[i + 1]``: max(1, round(narration * fps)) of them.
+    """Shot i owns film frames ``frames[i]`` to ``frames[i + 1]``: max(1, ceil(narration * fps)) of them, the
+    whole frames that hold its narration.
 
     Counting frames per shot (not rounding a running sum of seconds) makes a shot's frames, and so its
     segment's pixels, independent of every earlier shot's length. Its narration starts with its first
