@@ -160,3 +160,16 @@ def test_a_portrait_still_keeps_a_readable_caption_inside_the_safe_area(tmp_path
     assert changed.any() and not (changed & ~inside).any()
     rows = np.flatnonzero(changed.any(axis=1))
     assert rows.max() - rows.min() >= 0.05 * w  # a row sized by the narrow side, not a sliver
+
+
+def test_no_head_rises_into_the_row_of_the_shot_tag_and_caption(tmp_path):
+    from stages.images.paint import HEADROOM
+
+    for seed in range(12):  # wide, medium and close shots, one to three figures
+        cast = (ANN, HALE)[:1 + seed % 2]
+        req = request(seed=seed, characters=cast, speaker=cast[0].name)
+        people = render(tmp_path, req, caption=False, shot_number=False)
+        empty = render(tmp_path, request(seed=seed), caption=False, shot_number=False)
+        top = slice(0, int(HEADROOM * people.shape[0]) - 1)
+        # a close shot softens the whole room a little; a head would differ by far more
+        assert np.abs(people[top] - empty[top]).max() < 40, seed

@@ -6,7 +6,7 @@ import re
 from PIL import Image, ImageDraw
 
 from stages.contracts import Character, ImageRequest
-from stages.images.paint import CREAM, INK, SKIN, WHITE, WORK_WIDTH, mix, seeded_rng, soften
+from stages.images.paint import CREAM, HEADROOM, INK, SKIN, WHITE, WORK_WIDTH, mix, seeded_rng, soften
 
 COLOURS = {
     "red": (168, 40, 40), "crimson": (150, 24, 46), "scarlet": (196, 34, 30), "claret": (110, 30, 40),
@@ -126,7 +126,9 @@ def draw_figures(img: Image.Image, request: ImageRequest, rng, pal: dict) -> Ima
         speaks = speaker in {ch.name.lower(), *(a.lower() for a in ch.aliases)}
         x = 2 * w * (0.5 + offset + (i - (n - 1) / 2) * spacing + rng.uniform(-0.015, 0.015))
         feet = 2 * h * (0.81 + (zoom - 1) * 0.42 + (0.05 if speaks else rng.uniform(-0.02, 0.01)))
-        placed.append((speaks, feet, x, height * (1 + 0.18 / zoom if speaks else 1.0), _look(ch)))
+        tall = height * (1 + 0.18 / zoom if speaks else 1.0)
+        feet = max(feet, 2 * h * HEADROOM + 1.05 * tall)  # a close shot crops legs, not heads under the caption
+        placed.append((speaks, feet, x, tall, _look(ch)))
     for _, feet, x, tall, look in sorted(placed, key=lambda p: (p[0], p[1])):  # back to front, speaker last
         _figure(d, x, feet, tall, look, pal)
     layer = layer.reduce(2)

@@ -6,6 +6,11 @@ import hashlib
 import numpy as np
 from PIL import Image, ImageFilter
 
+# Of the width and of the height at each edge: what an animator's pan or zoom may crop away (kenburns' default
+# 12 % move keeps the middle 79 % of a still in every view; a larger zoom option can crop more), so text drawn
+# on a still stays inside it.
+SAFE = 0.12
+HEADROOM = SAFE + 0.09  # of the height: figures' heads stay below the shot tag and caption drawn there
 WORK_WIDTH = 640  # the scene is painted at most this wide, then scaled up: soft by design, and fast
 
 

@@ -14,12 +14,8 @@ from stages import assets
 from stages.backend import Backend
 from stages.contracts import Frozen, ImageRequest, ImageResult
 from stages.images.figures import draw_figures
-from stages.images.paint import CREAM, INK, WHITE, WORK_WIDTH, mix, seeded_rng, soften
+from stages.images.paint import CREAM, INK, SAFE, WHITE, WORK_WIDTH, mix, seeded_rng, soften
 
-# Of the width and of the height at each edge: what an animator's pan or zoom may crop away (kenburns' default
-# 12 % move keeps the middle 79 % of a still in every view; a larger zoom option can crop more), so text drawn
-# on a still stays inside it.
-SAFE = 0.12
 PALETTES = {  # mood -> sky top, horizon, ground, accent
     "calm": ((138, 176, 210), (226, 229, 214), (118, 146, 104), (92, 122, 160)),
     "cheerful": ((96, 168, 232), (252, 236, 186), (128, 176, 84), (226, 146, 62)),
