@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from stages.registry import STAGES
+from stages.text import shorten
 
 console = Console(stderr=True, highlight=False)
 RETRY_CHARS = 70  # of a retry's reason, on a progress bar
@@ -51,8 +52,7 @@ class StageProgress:
     def retrying(self, stage: str, shot: int | None, delay: float, reason: str) -> None:
         """Say on the stage's bar (or, without one, on a line of its own) which job waits, how long and why."""
         who = f"shot {shot:02d}" if shot is not None else stage
-        said = " ".join(reason.split())
-        note = f"{who} retries in {delay:.0f} s: {said if len(said) <= RETRY_CHARS else said[:RETRY_CHARS - 1] + '…'}"
+        note = f"{who} retries in {delay:.0f} s: {shorten(reason, RETRY_CHARS)}"
         if stage in self.tasks:
             self.bars.update(self.tasks[stage], note=f"[yellow]{_plain(note)}[/]")
         else:

@@ -14,6 +14,7 @@ from stages.cloud.download import LinkExpired, fetch, image_fitted, video_fitted
 from stages.cloud.http import REWORD_SHOT, api_key, base_url, from_exception, without_password
 from stages.contracts import Frozen
 from stages.errors import ContentRejected, StageError, TransientError
+from stages.text import shorten
 
 T = TypeVar("T")
 LABEL_CHARS = 60  # of a prompt, to name a shot's request in messages
@@ -21,8 +22,7 @@ LABEL_CHARS = 60  # of a prompt, to name a shot's request in messages
 
 def shot_label(number: int, kind: str, prompt: str) -> str:
     """How messages name one shot's request, e.g. 'shot 4 clip "slow push in, the hall…"'."""
-    said = " ".join(prompt.split())
-    return f'shot {number} {kind} "{said if len(said) <= LABEL_CHARS else said[:LABEL_CHARS - 1] + "…"}"'
+    return f'shot {number} {kind} "{shorten(prompt, LABEL_CHARS)}"'
 
 
 class CloudOptions(Frozen):

@@ -25,6 +25,7 @@ from stages.cloud.http import (
     REWORD_SHOT, api_key, base_url, fields_of, from_exception, from_status, redact, unexpected_answer,
 )
 from stages.errors import AuthError, ContentRejected, StageError, TransientError
+from stages.text import shorten
 
 PROVIDER, KEY_ENV = "fal", "FAL_KEY"
 QUEUE_URL = "https://queue.fal.run"
@@ -36,9 +37,8 @@ QUOTE_CHARS = 80  # of a prompt, quoted in a refusal
 
 def rejected(what: str, prompt: str, reason: str) -> ContentRejected:
     """The refusal of ``what`` (naming the shot), quoting the start of its prompt."""
-    said = " ".join(prompt.split())
-    said = said if len(said) <= QUOTE_CHARS else said[:QUOTE_CHARS - 1] + "…"
-    return ContentRejected(f'fal refused the {what} (prompt "{said}"): {redact(reason)}', hint=REWORD_SHOT)
+    return ContentRejected(f'fal refused the {what} (prompt "{shorten(prompt, QUOTE_CHARS)}"): {redact(reason)}',
+                           hint=REWORD_SHOT)
 
 
 def upload(path: Path, base: str | None = None, timeout: float = 120.0) -> str:

@@ -19,6 +19,7 @@ from stages.cloud.download import LinkExpired, still_as_upload
 from stages.cloud.http import fields_of, unexpected_answer
 from stages.contracts import ImageRequest, ImageResult, ProjectPath
 from stages.errors import ContentRejected, InputError, StageError, TransientError
+from stages.text import shorten
 
 GENERATE = "/v1/ideogram-v3/generate"
 # The aspect ratios Ideogram 3.0 accepts, as "WxH".
@@ -44,13 +45,8 @@ def aspect_ratio(width: int, height: int) -> str:
     return min(ASPECT_RATIOS, key=lambda r: abs(math.log(int(r.split("x")[0]) / int(r.split("x")[1])) - target))
 
 
-def _quote(prompt: str) -> str:
-    text = " ".join(prompt.split())
-    return text if len(text) <= PROMPT_QUOTE else text[: PROMPT_QUOTE - 1] + "…"
-
-
 def _rejected(request: ImageRequest, why: str) -> ContentRejected:
-    return ContentRejected(f"ideogram refused the shot {request.number} image ({why}): \"{_quote(request.prompt)}\"",
+    return ContentRejected(f"ideogram refused the shot {request.number} image ({why}): \"{shorten(request.prompt, PROMPT_QUOTE)}\"",
                            hint=f"reword shot {request.number}'s image_prompt in screenplay.yaml, then rerun")
 
 

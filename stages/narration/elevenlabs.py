@@ -24,6 +24,7 @@ from stages.cloud.base import CloudBackend, CloudOptions
 from stages.cloud.http import redact
 from stages.contracts import NarrationRequest, NarrationResult, Timing
 from stages.errors import AuthError, ContentRejected, InputError, StageError, TransientError
+from stages.text import shorten
 
 DEFAULT_VOICE = "JBFqnCBsd6RMkjVDRZzb"  # "George", the stock voice of ElevenLabs' own examples
 ALIGNMENT_SLACK_S = 0.5  # how far the alignment may run past the end of the audio before the answer counts as cut
@@ -111,12 +112,6 @@ class ElevenLabsNarrator(CloudBackend):
         from elevenlabs.types import VoiceSettings
 
         return VoiceSettings(**given)
-
-
-def shorten(text: str, limit: int = 80) -> str:
-    """``text`` on one line, cut to ``limit`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def voice_id(voice: str) -> str:

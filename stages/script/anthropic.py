@@ -24,6 +24,7 @@ from stages.errors import ContentRejected, InputError, StageError
 from stages.script.llm_schema import (
     SYSTEM, TOOL, TOOL_NAME, DraftPart, assemble, chunks, summary, user_message, validate,
 )
+from stages.text import shorten
 
 CHARS_PER_TOKEN = 4
 OUTPUT_PER_INPUT = 1.3  # screenplay tokens written per token of source text (narration + prompts + fields)
@@ -46,11 +47,6 @@ class Options(CloudOptions):
 
 def _tokens(chars: int) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN)
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _echo(content: list[Any]) -> list[dict[str, Any]]:
@@ -174,7 +170,7 @@ class AnthropicScriptWriter(CloudBackend):
             why = getattr(details, "explanation", None) or getattr(details, "category", None)
             raise ContentRejected(
                 f"anthropic: the model refused to write the {what}" + (f" ({why})" if why else "")
-                + f"; the part begins \"{_shorten(text)}\"",
+                + f"; the part begins \"{shorten(text)}\"",
                 hint=REFUSED)
         if response.stop_reason == "model_context_window_exceeded":
             raise StageError(f"anthropic: the {what} was cut off at the end of the model's context window",
