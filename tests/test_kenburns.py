@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages.animation.kenburns import KenBurnsAnimator, KenBurnsOptions, motion_kind, plan_move
+from stages.animation.kenburns import (ALIGN_TOLERANCE, MARGIN, KenBurnsAnimator, KenBurnsOptions, aligned_origin,
+                                       motion_kind, plan_move, sample_view)
 from stages.contracts import AnimationRequest, VideoFormat
 from stages.errors import InputError, StageError
 
@@ -147,3 +148,61 @@ def test_encoder_failure_carries_ffmpeg_message(blobs: Path, tmp_path: Path) -> 
     with pytest.raises(StageError, match="(?s)x.mp4.*nonsense"):
         animate(blobs, out, "push in", preset="nonsense")
     assert not out.exists()
+
+
+def exact_view(plane: np.ndarray, step: float, left: float, top: float, size: tuple[int, int]) -> np.ndarray:
+    """The bilinear samples sample_view promises, computed in float64 from the unpadded plane."""
+    w, h = size
+    xs, ys = left + (np.arange(w) + 0.5) * step - 0.5, top + (np.arange(h) + 0.5) * step - 0.5
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    fx, fy = xs - x0, ys - y0
+    p = plane.astype(np.float64)
+
+    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        return p[np.clip(yy, 0, p.shape[0] - 1)[:, None], np.clip(xx, 0, p.shape[1] - 1)[None, :]]
+
+    top_row = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx
+    bottom_row = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx
+    return top_row * (1 - fy)[:, None] + bottom_row * fy[:, None]
+
+
+@pytest.fixture(scope="module")
+def texture() -> np.ndarray:
+    """A detailed plane: blurred noise plus hard edges."""
+    plane = cv2.GaussianBlur(np.random.default_rng(3).integers(0, 256, (260, 420), dtype=np.uint8), (0, 0), 1.5)
+    plane[100:104, :] = 250
+    plane[:, 200:202] = 5
+    return plane
+
+
+def test_views_are_the_exact_bilinear_samples(texture: np.ndarray) -> None:
+    rng = np.random.default_rng(7)
+    padded = cv2.copyMakeBorder(texture, MARGIN, MARGIN, MARGIN, MARGIN, cv2.BORDER_REPLICATE)
+    fast = 0
+    for _ in range(60):
+        size = (int(rng.integers(8, 60)) * 2, int(rng.integers(8, 40)) * 2)
+        step = rng.uniform(1.0, 1.5) * (2.0 if rng.random() < 0.5 else 1.0)  # luma and chroma steps
+        left = rng.uniform(0, texture.shape[1] - size[0] * step)
+        top = rng.uniform(0, texture.shape[0] - size[1] * step)
+        fast += aligned_origin(left + MARGIN, step) is not None and aligned_origin(top + MARGIN, step) is not None
+        (view,) = sample_view([padded], step, left, top, size)
+        assert view.shape == size[::-1] and view.dtype == np.uint8 and view.flags.c_contiguous
+        error = np.abs(view - exact_view(texture, step, left, top, size))
+        # a 1/128-pixel origin and fixed-point weights: under 2 levels at hard edges; rounding (0.25) elsewhere
+        assert error.max() <= 2.0 and error.mean() < 0.32
+    assert fast >= 55, "most views take the resize"
+
+
+@pytest.mark.parametrize("step, left", [(1.0, 10.5), (2.0, 7.25), (1.25, 3.6)])
+def test_whole_and_simple_steps_fall_back_to_the_exact_warp(texture: np.ndarray, step: float, left: float) -> None:
+    assert aligned_origin(left + MARGIN, step) is None
+    padded = cv2.copyMakeBorder(texture, MARGIN, MARGIN, MARGIN, MARGIN, cv2.BORDER_REPLICATE)
+    (view,) = sample_view([padded], step, left, 20.0, (64, 40))
+    assert np.abs(view - exact_view(texture, step, left, 20.0, (64, 40))).max() <= 1.0
+
+
+def test_aligned_origin_starts_early_on_a_whole_pixel() -> None:
+    extra, start = aligned_origin(300.4, 1.1)
+    assert start == round(300.4 - extra * 1.1) and abs(300.4 - extra * 1.1 - start) <= ALIGN_TOLERANCE
+    assert all(abs(300.4 - m * 1.1 - round(300.4 - m * 1.1)) > ALIGN_TOLERANCE for m in range(extra))
+    assert aligned_origin(0.5, 1.1) is None, "never starts outside the plane"
