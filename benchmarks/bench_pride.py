@@ -46,12 +46,17 @@ def stage_walls(out: Path) -> dict[str, float]:
 
 
 def ffmpeg_floor(video: Path) -> float:
-    """Wall time of re-encoding the film's frames with raw ffmpeg (same codec settings, 2 threads)."""
+    """Wall time of re-encoding the film's frames with raw ffmpeg: the stitcher's codec settings, 2 threads."""
     import imageio_ffmpeg
 
+    from stages.media import x264_params
+    from stages.stitch.moviepy_stitch import MoviepyOptions
+
+    codec = MoviepyOptions()
     started = time.perf_counter()
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-an", "-c:v", "libx264",
-                    "-preset", "veryfast", "-crf", "20", "-threads", "2", "-f", "mp4", "/dev/null"], check=True)
+                    "-preset", codec.preset, "-crf", str(codec.crf), "-x264-params", x264_params(codec.x264_params),
+                    "-threads", "2", "-f", "mp4", "/dev/null"], check=True)
     return time.perf_counter() - started
 
 

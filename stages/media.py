@@ -11,9 +11,10 @@ from stages.errors import StageError
 
 STDERR_TAIL_LINES = 12
 PIPE_BYTES = 1 << 20  # raw frames are ~1.4 MB at 720p: a 64 KiB pipe costs ~20 context switches a frame
-# On top of a preset: cheaper motion search and partition analysis, fixed B-frames, no scene-cut search.
-# On our pans and zooms ~1.6x faster than plain veryfast at the same SSIM and a similar or smaller size.
-FAST_X264 = "me=dia:subme=1:partitions=none:8x8dct=0:weightp=0:b-adapt=0:scenecut=0"
+# On top of a preset: cheaper motion search and partition analysis, fixed B-frames, no scene-cut search, and a
+# 5-frame rate-control lookahead (veryfast's 10 costs ~12 % more encoder time for ~0.3 dB at the same size).
+# On the subtitled film at CRF 19: 2x faster than plain veryfast at CRF 20, 6 % larger, SSIM 0.994 against 0.995.
+FAST_X264 = "me=dia:subme=1:partitions=none:8x8dct=0:weightp=0:b-adapt=0:scenecut=0:rc-lookahead=5"
 # BT.601 limited-range RGB -> YCbCr, what ffmpeg assumes for untagged yuv420p.
 _YUV_MATRIX = ((65.481, 128.553, 24.966), (-37.797, -74.203, 112.0), (112.0, -93.786, -18.214))
 _YUV_OFFSET = (16.0, 128.0, 128.0)
