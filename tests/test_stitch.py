@@ -246,6 +246,26 @@ def test_long_sentences_are_split_into_even_two_line_cues() -> None:
         assert cue.end - cue.start == pytest.approx(8.0 * share)
 
 
+def test_a_run_on_sentence_is_chunked_in_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    import textwrap
+
+    from stages.stitch import subtitles
+
+    calls, wrap = [], textwrap.wrap
+
+    def counted(text: str, width: int) -> list[str]:
+        calls.append(len(text))
+        return wrap(text, width)
+
+    monkeypatch.setattr(subtitles.textwrap, "wrap", counted)
+    text = " ".join([BENNET.rstrip(".") + ","] * 30) + "."  # ~900 words in one sentence
+    chunks = chunk_text(text)
+    assert " ".join(line for c in chunks for line in c) == text
+    assert all(1 <= len(c) <= 2 and all(len(line) <= LINE_CHARS for line in c) for c in chunks)
+    # every cut tries only the heads that fit one cue (~20), then the tail of its best: not every word twice
+    assert len(calls) < 30 * len(chunks), f"{len(calls)} wraps for {len(chunks)} cues"
+
+
 def test_timeline_counts_frames_per_shot() -> None:
     durations = [1.37, 2.011, 0.52, 3.333, 1.9, 0.01] * 20
     tl = Timeline.plan(durations, 24, 0.4)

@@ -5,7 +5,7 @@ import math
 import textwrap
 import threading
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, takewhile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -71,11 +71,12 @@ def chunk_text(text: str, width: int = LINE_CHARS, lines: int = CUE_LINES) -> li
             return abs(ends[i - 1] - ends[-1] * j / count) + _break_penalty(words[i - 1])
 
         for j in range(1, count):  # each cut near its even share, after a pause mark rather than a clinging word
-            fitting = [i for i in range(cuts[-1] + 1, len(words))
-                       if fits(cuts[-1], i, 1) and fits(i, len(words), count - j)]
-            if not fitting:
+            heads = list(takewhile(lambda i: fits(cuts[-1], i, 1), range(cuts[-1] + 1, len(words))))  # a longer
+            # head never fits once a shorter one does not; then the cheapest cut whose tail fits the cues left
+            cut = next((i for i in sorted(heads, key=lambda i: cost(i, j)) if fits(i, len(words), count - j)), None)
+            if cut is None:
                 break
-            cuts.append(min(fitting, key=lambda i: cost(i, j)))
+            cuts.append(cut)
         even = [textwrap.wrap(" ".join(words[a:b]), width) for a, b in zip(cuts, [*cuts[1:], len(words)])]
         if len(even) == count and all(0 < len(group) <= lines for group in even):
             groups = even
