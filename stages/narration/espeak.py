@@ -66,7 +66,7 @@ class EspeakNarrator(SentenceNarrator):
     """Narrates with eSpeak NG."""
 
     name = "espeak"
-    version = "2"  # no sentence ends on a title
+    version = "3"  # years, money and numerals read in words
     Options = EspeakOptions
     packages = ("espeakng_loader", "pysbd")
 

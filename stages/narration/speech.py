@@ -2,7 +2,7 @@
 
 A ``SentenceNarrator`` splits the text into sentences with pysbd (paragraph by paragraph, so
 hard-wrapped book text and dialogue lines split where a reader would), asks its subclass for
-the audio of each sentence, trims each sentence's silence down to ``KEEP_SILENCE``, joins them
+the audio of each sentence as it is read aloud (``spoken``: years, money and numerals in words), trims each sentence's silence down to ``KEEP_SILENCE``, joins them
 with ``sentence_pause`` seconds of silence, pads the clip with ``EDGE_SILENCE`` at both ends,
 normalises the peak to ``PEAK_DBFS`` and writes 16-bit PCM. Each ``Timing`` spans the speech of
 one sentence (first to last audible sample), never the pauses.
@@ -20,6 +20,7 @@ from pydantic import Field
 from stages.backend import Backend
 from stages.contracts import Frozen, NarrationRequest, NarrationResult, Timing
 from stages.errors import InputError
+from stages.narration.spoken import spoken
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,7 +67,7 @@ class SentenceNarrator(Backend):
     def narrate(self, request: NarrationRequest, out_path: Path) -> NarrationResult:
         """Speak the text into ``out_path`` (mono 16-bit WAV) with one timing per sentence."""
         sentences = self.sentences(request.text)
-        sample_rate, audio = self.synthesize(sentences, request.voice)
+        sample_rate, audio = self.synthesize([spoken(sentence) for sentence in sentences], request.voice)
         return write_clip(out_path, sentences, audio, sample_rate, self.options.sentence_pause)
 
     def sentences(self, text: str) -> list[str]:
