@@ -193,12 +193,15 @@ def test_views_are_the_exact_bilinear_samples(texture: np.ndarray) -> None:
     assert fast >= 55, "most views take the resize"
 
 
-@pytest.mark.parametrize("step, left", [(1.0, 10.5), (2.0, 7.25), (1.25, 3.6)])
-def test_whole_and_simple_steps_fall_back_to_the_exact_warp(texture: np.ndarray, step: float, left: float) -> None:
-    assert aligned_origin(left + MARGIN, step) is None
+@pytest.mark.parametrize("step, left, top, size", [
+    (1.0, 10.5, 20.25, (64, 40)), (2.0, 7.25, 20.25, (64, 40)), (1.25, 3.6, 20.25, (64, 40)),  # no whole-pixel start
+    (1.0110793427260085, 193.0277204803196, 66.23364667052176, (52, 46)),  # cv2.resize would copy it unscaled
+])
+def test_whole_simple_and_near_one_steps_take_the_exact_warp(texture: np.ndarray, step: float, left: float, top: float,
+                                                           size: tuple[int, int]) -> None:
     padded = cv2.copyMakeBorder(texture, MARGIN, MARGIN, MARGIN, MARGIN, cv2.BORDER_REPLICATE)
-    (view,) = sample_view([padded], step, left, 20.0, (64, 40))
-    assert np.abs(view - exact_view(texture, step, left, 20.0, (64, 40))).max() <= 1.0
+    (view,) = sample_view([padded], step, left, top, size)
+    assert np.abs(view - exact_view(texture, step, left, top, size)).max() <= 1.0
 
 
 def test_aligned_origin_starts_early_on_a_whole_pixel() -> None:

@@ -118,18 +118,20 @@ def sample_view(planes: Sequence[Any], step: float, left: float, top: float, siz
     A scale-and-shift view is separable: cv2.resize samples it in ~0.6 of warpAffine's time (with the crop), but
     only from a whole-pixel origin. So the resize starts ``m`` output pixels early, from the first whole plane pixel
     within ALIGN_TOLERANCE of where those ``m`` pixels would begin, and cuts them off. A step that no ``m`` fits
-    (a whole or simple ratio, a view at the plane's edge) takes warpAffine."""
+    (a whole or simple ratio, a view at the plane's edge) or too close to 1 to resize takes warpAffine."""
     import cv2
     import numpy as np
 
     w, h = size
     along_x, along_y = aligned_origin(left + MARGIN, step), aligned_origin(top + MARGIN, step)
-    if along_x is None or along_y is None:
+    if along_x is not None and along_y is not None:
+        (mx, x0), (my, y0) = along_x, along_y
+        width, height = math.ceil((mx + w) * step) + 3, math.ceil((my + h) * step) + 3
+    # cv2.resize copies a region whose scaled size rounds back to its own: a step that close to 1 takes warpAffine
+    if along_x is None or along_y is None or (abs(width / step - width) < 1 and abs(height / step - height) < 1):
         matrix = np.array([[step, 0.0, left + MARGIN + step / 2 - 0.5], [0.0, step, top + MARGIN + step / 2 - 0.5]])
         return [cv2.warpAffine(plane, matrix, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE) for plane in planes]
-    (mx, x0), (my, y0) = along_x, along_y
-    width, height = math.ceil((mx + w) * step) + 3, math.ceil((my + h) * step) + 3
     views = []
     for plane in planes:
         wide = cv2.resize(plane[y0:y0 + height, x0:x0 + width], None, fx=1.0 / step, fy=1.0 / step,
