@@ -2,9 +2,10 @@
 
 A ``SentenceNarrator`` splits the text into sentences with pysbd (paragraph by paragraph, so
 hard-wrapped book text and dialogue lines split where a reader would), asks its subclass for
-the audio of each sentence as it is read aloud (``spoken``: years, money and numerals in words), trims each sentence's silence down to ``KEEP_SILENCE``, joins them
-with ``sentence_pause`` seconds of silence, pads the clip with ``EDGE_SILENCE`` at both ends,
-normalises the peak to ``PEAK_DBFS`` and writes 16-bit PCM. Each ``Timing`` spans the speech of
+the audio of each sentence as it is read aloud (``spoken``: years, money and numerals in words),
+trims each sentence's silence down to ``KEEP_SILENCE``, joins them with ``sentence_pause``
+seconds of silence, pads the clip with ``EDGE_SILENCE`` at both ends, normalises the peak to
+``PEAK_DBFS`` and writes 16-bit PCM. Each ``Timing`` spans the speech of
 one sentence (first to last audible sample), never the pauses.
 """
 from __future__ import annotations

@@ -71,8 +71,9 @@ def chunk_text(text: str, width: int = LINE_CHARS, lines: int = CUE_LINES) -> li
             return abs(ends[i - 1] - ends[-1] * j / count) + _break_penalty(words[i - 1])
 
         for j in range(1, count):  # each cut near its even share, after a pause mark rather than a clinging word
-            heads = list(takewhile(lambda i: fits(cuts[-1], i, 1), range(cuts[-1] + 1, len(words))))  # a longer
-            # head never fits once a shorter one does not; then the cheapest cut whose tail fits the cues left
+            # the heads that fit one cue (a longer head never does once a shorter one does not), cheapest first:
+            # the first whose tail still fits the cues left
+            heads = takewhile(lambda i: fits(cuts[-1], i, 1), range(cuts[-1] + 1, len(words)))
             cut = next((i for i in sorted(heads, key=lambda i: cost(i, j)) if fits(i, len(words), count - j)), None)
             if cut is None:
                 break
