@@ -46,7 +46,8 @@ def aspect_ratio(width: int, height: int) -> str:
 
 
 def _rejected(request: ImageRequest, why: str) -> ContentRejected:
-    return ContentRejected(f"ideogram refused the shot {request.number} image ({why}): \"{shorten(request.prompt, PROMPT_QUOTE)}\"",
+    quoted = shorten(request.prompt, PROMPT_QUOTE)
+    return ContentRejected(f"ideogram refused the shot {request.number} image ({why}): \"{quoted}\"",
                            hint=f"reword shot {request.number}'s image_prompt in screenplay.yaml, then rerun")
 
 
