@@ -78,7 +78,7 @@ def main() -> None:
     from typer.testing import CliRunner
 
     from pipeline.cli import app
-    from pipeline.context import open_context
+    from pipeline.run.context import open_context
 
     out = Path(tempfile.mkdtemp(prefix="film-bench-cloud-"))
     started = time.perf_counter()

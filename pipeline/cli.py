@@ -5,7 +5,6 @@ import atexit
 import logging
 import os
 import sys
-import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,85 +71,23 @@ def make(
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Make the film, computing only what is not cached yet."""
-    from pipeline.report import print_summary
+    from pipeline.report import StageProgress, console, print_summary
 
-    if estimate:
-        with reported_errors(debug):
-            from pipeline.estimate import estimate_run
+    with reported_errors(debug):
+        if estimate:
+            from pipeline.plan.estimate import estimate_run
             from pipeline.report import print_estimate
 
             print_estimate(estimate_run(project, out, only, force, shots, until), budget)
-        return
+            return
+        from pipeline.api import make_film
 
-    with reported_errors(debug):
-        summary = _make(project, out, only, force, shots, until, budget, runner)
+        summary = make_film(project, out, only=only, force=force, shots=shots, until=until, budget=budget,
+                            runner=runner, listener=StageProgress(),
+                            on_server=lambda url: console.print(f"this run shows in the Prefect UI at {url}"))
         print_summary(summary)
-    if summary.get("refused"):
+    if summary.refused:
         raise typer.Exit(2)
-
-
-def _make(project, out, only, force, shots, until, budget, runner) -> dict:
-    from pipeline.context import open_context
-    from pipeline.finish import finish_run, record_wall_time
-    from pipeline.plan import make_selection
-    from pipeline.readiness import check_backends_can_run, warm_up_backends
-
-    started = time.perf_counter()
-    if runner not in (None, "threads", "dask"):
-        raise UserError(f"--runner {runner}: unknown task runner", "use --runner threads or --runner dask")
-    ctx = open_context(project, out, budget)
-    sel = make_selection(only, force, shots, until)
-    check_backends_can_run(ctx.loaded, tuple(sel.run))
-    cached = _all_cached(ctx, sel)
-    if cached is not None:
-        return finish_run(ctx, cached, started)
-    from pipeline import prefect_env, progress
-    from pipeline.report import StageProgress
-
-    url = prefect_env.configure(ctx.loaded.base_dir)
-    if url:
-        from pipeline.report import console
-
-        console.print(f"this run shows in the Prefect UI at {url}")
-    from pipeline import early_server
-
-    early_server.start()  # comes up while Prefect is imported below
-    from pipeline.flow import run_flow
-
-    if (runner or ctx.project.runner.kind) == "threads":  # Dask workers import in their own processes
-        warm_up_backends(ctx.loaded, tuple(sel.run))
-    early_server.wait_until_ready()
-
-    args = dict(only=only, force=force, shots=shots, until=until)
-    with StageProgress() as bars:
-        progress.listen(bars)
-        try:
-            summary = run_flow(ctx, args, runner)
-        finally:
-            progress.listen(None)
-    summary["wall_seconds"] = round(time.perf_counter() - started, 3)
-    record_wall_time(ctx, summary["wall_seconds"])
-    return summary
-
-
-def _all_cached(ctx, sel):
-    """Every outcome from the cache when nothing needs computing (no flow is started then), else None."""
-    from pipeline.jobs import Outcome
-    from pipeline.plan import plan_to_run
-    from pipeline.script_stage import ensure_screenplay, script_job, script_outcome, script_state
-
-    job = script_job(ctx)
-    fresh = script_state(ctx, job) == "cached" and not sel.forced("script", None)
-    if "script" in sel.run and not fresh:
-        return None
-    ensure_screenplay(ctx, run=False, job=job)  # raises, naming the command to run, when there is none to use
-    sel.check_shots(ctx.shots())
-    plan = plan_to_run(ctx, sel)
-    if plan.work():
-        return None
-    cached = {key: Outcome(key[0], key[1], plan.keys[key], record, False, 0.0) for key, record in plan.records.items()}
-    script = script_outcome(ctx)
-    return cached | ({("script", None): script} if script else {})
 
 
 @app.command()
@@ -160,11 +97,11 @@ def check(
     debug: bool = typer.Option(False, "--debug"),
 ) -> None:
     """Validate the project (and an existing screenplay) without running anything."""
-    from pipeline.context import open_context
-    from pipeline.readiness import check_backends_can_run
+    from pipeline.run.context import open_context
+    from pipeline.run.readiness import check_backends_can_run
     from pipeline.report import console
-    from pipeline.screenplay_file import load
-    from pipeline.source import select_text
+    from pipeline.config.screenplay_file import load
+    from pipeline.config.source import select_text
 
     with reported_errors(debug):
         ctx = open_context(project, out, create=False)
@@ -185,7 +122,7 @@ def status(
     debug: bool = typer.Option(False, "--debug"),
 ) -> None:
     """Show, per stage and shot, what is cached, stale or missing."""
-    from pipeline.status import status_rows
+    from pipeline.plan.status import status_rows
     from pipeline.report import print_status
 
     with reported_errors(debug):
@@ -199,7 +136,7 @@ def ui(
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Start the Prefect UI on 127.0.0.1; while it runs, `film make` reports its runs there. Ctrl-C stops it."""
-    from pipeline.ui import serve as serve_ui
+    from pipeline.prefect.ui import serve as serve_ui
 
     with reported_errors(debug):
         serve_ui(project, port)
@@ -213,8 +150,8 @@ def serve(
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Serve the film flow as a deployment: start runs (and per-stage, per-shot reruns) from the Prefect UI."""
-    from pipeline.serve import serve as serve_flow
-    from pipeline.ui import project_dir
+    from pipeline.prefect.serve import serve as serve_flow
+    from pipeline.prefect.ui import project_dir
 
     with reported_errors(debug):
         serve_flow(project_dir(project), name, limit)

@@ -1,12 +1,13 @@
 """What the user sees in the terminal: stage progress bars, the final summary and the status table."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipeline.outputs.manifest import RunSummary
 from stages.registry import STAGES
 from stages.text import shorten
 
@@ -59,41 +60,39 @@ class StageProgress:
             console.print(f"[yellow]{_plain(note if shot is None else f'{stage} · {note}')}[/]")
 
 
-def print_summary(summary: dict[str, Any]) -> None:
+def print_summary(summary: RunSummary) -> None:
     """The closing lines of `film make`."""
-    film = summary.get("film_seconds")
-    wall = summary["wall_seconds"]
+    film, wall = summary.film_seconds, summary.wall_seconds
     head = f"[bold green]done[/] in {wall:.1f} s"
     if film:
         head += f": {film:.1f} s of film"
-        if summary.get("film_made"):  # a film taken from the cache says nothing about speed
+        if summary.film_made:  # a film taken from the cache says nothing about speed
             head += f" ({film / max(wall, 1e-6):.1f}× realtime)"
-    if summary.get("loudness_lufs") is not None:
-        head += f", {summary['loudness_lufs']:.1f} LUFS"
+    if summary.loudness_lufs is not None:
+        head += f", {summary.loudness_lufs:.1f} LUFS"
     console.print(head)
-    console.print(f"jobs (per shot and stage, plus script and stitch): {summary['computed']} computed, "
-                  f"{summary['cached']} cached")
-    stages = summary.get("stage_work_seconds") or {}
-    busy = ", ".join(f"{k} {v:.1f}s" for k, v in stages.items() if v)
+    console.print(f"jobs (per shot and stage, plus script and stitch): {summary.computed} computed, "
+                  f"{summary.cached} cached")
+    busy = ", ".join(f"{k} {v:.1f}s" for k, v in summary.stage_work_seconds.items() if v)
     if busy:
         console.print(f"stage work: {busy}")
-    for name, path in summary["outputs"].items():
+    for name, path in summary.outputs.items():
         console.print(f"  {name:<14} {path}")
-    spend = summary.get("spend") or {}
-    if spend.get("total_usd"):
-        by_stage = ", ".join(f"{k} ${v:.4f}" for k, v in spend["by_stage"].items())
-        budget = f" of a ${spend['budget_usd']:.2f} budget" if spend.get("budget_usd") is not None else ""
-        console.print(f"spent: ${spend['total_usd']:.4f}{budget} ({by_stage}); per shot in manifest.json")
-    for note in summary.get("notes", []):
+    spend = summary.spend
+    if spend.total_usd:
+        by_stage = ", ".join(f"{k} ${v:.4f}" for k, v in spend.by_stage.items())
+        budget = f" of a ${spend.budget_usd:.2f} budget" if spend.budget_usd is not None else ""
+        console.print(f"spent: ${spend.total_usd:.4f}{budget} ({by_stage}); per shot in manifest.json")
+    for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}")
-    for refusal in summary.get("refused", []):
-        console.print(f"[bold red]refused:[/] shot {refusal['shot']:02d} {refusal['stage']}: {_plain(refusal['reason'])}")
-    if summary.get("refused"):
+    for refusal in summary.refused:
+        console.print(f"[bold red]refused:[/] shot {refusal.shot or 0:02d} {refusal.stage}: {_plain(refusal.reason)}")
+    if summary.refused:
         console.print("[bold]fix:[/] reword those shots' prompts or narration in screenplay.yaml and run again; "
                       "the film above was made without them")
 
 
-def print_status(film: dict[str, str], rows: list[tuple[str, dict[str, str]]], notes: Sequence[str] = ()) -> None:
+def print_status(film: Mapping[str, str], rows: Sequence[tuple[str, Mapping[str, str]]], notes: Sequence[str] = ()) -> None:
     """The whole-film stages, then a table of the per-shot stages, then any notes."""
     colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
     out = Console()
@@ -105,7 +104,7 @@ def print_status(film: dict[str, str], rows: list[tuple[str, dict[str, str]]], n
         out.print(f"[yellow]note:[/] {note}")
 
 
-def _status_table(rows: list[tuple[str, dict[str, str]]], colour: dict[str, str]) -> Table:
+def _status_table(rows: Sequence[tuple[str, Mapping[str, str]]], colour: dict[str, str]) -> Table:
     columns = list(rows[0][1])
     table = Table(title="per shot")
     table.add_column("shot")

@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from stages.errors import BudgetExceeded, InputError
+from stages.files import write_json_atomic
 
 
 @dataclass
@@ -86,11 +85,7 @@ class Call:
     def remember_all(self) -> None:
         """Write the journal as it stands (atomically), when there is one."""
         if self.journal is not None:
-            self.journal.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.journal.parent)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self._notes, handle)
-            os.replace(tmp, self.journal)
+            write_json_atomic(self.journal, self._notes, indent=None)
             if self.on_save is not None:  # e.g. share it with the other workers of a cluster
                 self.on_save(self.journal)
 

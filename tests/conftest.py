@@ -85,7 +85,7 @@ def cli():
 def prefect_server(tmp_path_factory: pytest.TempPathFactory):
     """A running Prefect server (with its UI) whose home is a fresh temp folder; stopped after the module."""
     from pipeline.errors import UserError
-    from pipeline.ui import start_server, stop_server
+    from pipeline.prefect.ui import start_server, stop_server
     from tests.prefect_server import free_port
 
     home = tmp_path_factory.mktemp("prefect-home")

@@ -1,6 +1,6 @@
 """Helpers for the tests against a real Prefect server: make films against it and ask it things over REST.
 
-The ``prefect_server`` fixture (tests/conftest.py) starts ``prefect server`` through ``pipeline.ui.start_server``
+The ``prefect_server`` fixture (tests/conftest.py) starts ``prefect server`` through ``pipeline.prefect.ui.start_server``
 on a free port with a throwaway Prefect home, once per test module, and stops it at the end. Films are made in
 subprocesses with PREFECT_HOME set to that home and no PREFECT_API_URL, so `film make` (and `film serve`) find the server
 through its ``film-ui.json`` the way they do for a user running `film ui`.
@@ -20,7 +20,7 @@ from typing import Any, Callable, TypeVar
 
 import pytest
 
-from pipeline.ui import HOST, Server
+from pipeline.prefect.server import HOST, ServerProcess as Server
 
 REPO = Path(__file__).resolve().parents[1]
 MAKE_TIMEOUT_S = 300.0

@@ -39,14 +39,14 @@ def publish(project: Path, out: Path, until: str | None = None, change=None):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.context import get_run_context
 
-    from pipeline.artifacts import publish_artifacts
-    from pipeline.cli import _all_cached
-    from pipeline.context import open_context
-    from pipeline.finish import finish_run
-    from pipeline.plan import make_selection
+    from pipeline.prefect.artifacts import publish_artifacts
+    from pipeline.api import cached_outcomes
+    from pipeline.run.context import open_context
+    from pipeline.outputs.finish import finish_run
+    from pipeline.plan.selection import make_selection
 
     ctx = open_context(project, out)
-    outcomes = _all_cached(ctx, make_selection(None, None, None, until))
+    outcomes = cached_outcomes(ctx, make_selection(None, None, None, until))
     assert outcomes is not None
     if change:
         change(ctx, outcomes)
@@ -70,14 +70,14 @@ def table(artifact) -> list[dict]:
 
 def redraw_images(ctx, outcomes):
     """Recompute every still, so the ledger has computed jobs with real work seconds."""
-    from pipeline.jobs import image_job, run_job
+    from pipeline.run.jobs import image_job, run_job
 
     for shot in ctx.shots():
         outcomes[("images", shot.shot)] = run_job(ctx, image_job(ctx, shot), force=True)
 
 
 def test_keys_are_valid_and_stable():
-    from pipeline.artifacts import artifact_key
+    from pipeline.prefect.artifacts import artifact_key
 
     assert artifact_key("Short_Film.v2", "contact-sheet") == "film-short-film-v2-contact-sheet"
     assert artifact_key("a--B", "ledger") == "film-a-b-ledger"
@@ -97,7 +97,7 @@ def test_a_finished_film_publishes_every_artifact(film):
     for row, shot in zip(rows, shots):
         assert row["narration"] == shot.narration and row["image prompt"] == shot.image_prompt
         assert row["speaker"] == shot.speaker and row["characters"] == ", ".join(shot.characters)
-        voice = outcomes[("narration", shot.shot)].record["result"]["duration"]
+        voice = outcomes[("narration", shot.shot)].record.duration
         assert row["duration (s)"] == pytest.approx(voice, abs=0.01) and row["duration (s)"] > 0
         assert row["status"] == "computed"  # its still was redrawn
     scenes = {shot.shot: scene.scene for scene in ctx.screenplay.scenes for shot in scene.shots}
@@ -117,15 +117,15 @@ def test_a_finished_film_publishes_every_artifact(film):
     by_stage = {r["stage"]: r for r in ledger}
     assert list(by_stage) == ["script", "images", "animation", "narration", "stitch", "total"]
     total = by_stage["total"]
-    assert total["jobs computed"] == summary["computed"] == len(shots)
-    assert total["jobs cached"] + total["jobs refused"] == summary["cached"] and total["jobs refused"] == 0
+    assert total["jobs computed"] == summary.computed == len(shots)
+    assert total["jobs cached"] + total["jobs refused"] == summary.cached and total["jobs refused"] == 0
     assert by_stage["images"]["jobs computed"] == len(shots) and by_stage["images"]["work seconds"] > 0
-    assert total["work seconds"] == pytest.approx(sum(summary["stage_work_seconds"].values()), abs=0.01)
-    assert total["spend USD"] == summary["spend"]["total_usd"] == 0
+    assert total["work seconds"] == pytest.approx(sum(summary.stage_work_seconds.values()), abs=0.01)
+    assert total["spend USD"] == summary.spend.total_usd == 0
 
     link = found[prefix + "film"]
     assert link.type == "markdown"  # Prefect keeps a link artifact as a markdown link
-    assert link.data == f"[film.mp4 ({summary['film_seconds']:.1f} s)]({(out / 'film.mp4').resolve().as_uri()})"
+    assert link.data == f"[film.mp4 ({summary.film_seconds:.1f} s)]({(out / 'film.mp4').resolve().as_uri()})"
 
     text = found[prefix + "summary"].data
     assert "## Outputs" in text and "film.mp4" in text and "contact_sheet.png" in text and "Refused" not in text
@@ -133,7 +133,7 @@ def test_a_finished_film_publishes_every_artifact(film):
 
 def test_a_refused_shot_is_listed_with_its_fix(film):
     project, out = film
-    from pipeline.jobs import Outcome
+    from pipeline.run.jobs import Outcome
 
     def refuse(ctx, outcomes):
         n = ctx.shots()[1].shot
@@ -149,7 +149,7 @@ def test_a_refused_shot_is_listed_with_its_fix(film):
     assert all(r["status"] == "cached" for shot, r in rows.items() if shot != n)
     total = table(found[prefix + "ledger"])[-1]
     assert total["jobs refused"] == 2 and total["jobs computed"] == 0
-    assert total["jobs cached"] + total["jobs refused"] == summary["cached"] == len(outcomes)
+    assert total["jobs cached"] + total["jobs refused"] == summary.cached == len(outcomes)
     text = found[prefix + "summary"].data
     assert "## Refused shots" in text and "the provider refused the prompt" in text
     assert f"edit shot {n}" in text and "screenplay.yaml" in text
@@ -168,8 +168,8 @@ def test_a_storyboard_run_has_no_film_link(tmp_path):
 
 
 def test_outside_a_flow_run_nothing_is_published(film):
-    from pipeline.artifacts import publish_artifacts
-    from pipeline.context import open_context
+    from pipeline.prefect.artifacts import publish_artifacts
+    from pipeline.run.context import open_context
 
     project, out = film
     publish_artifacts(open_context(project, out), {}, {})  # no run context: a no-op, not an error
@@ -178,7 +178,7 @@ def test_outside_a_flow_run_nothing_is_published(film):
 def test_a_big_sheet_is_shrunk_to_fit(tmp_path):
     from PIL import Image
 
-    from pipeline.artifacts import sheet_data_uri
+    from pipeline.prefect.artifacts import sheet_data_uri
 
     Image.effect_noise((1600, 1200), 80).convert("RGB").save(tmp_path / "sheet.png")
     assert len(sheet_data_uri(tmp_path / "sheet.png", limit=10**9)) > 100_000  # too big as it is

@@ -166,7 +166,7 @@ def test_check_passes_on_a_good_project(cli, project_file, tmp_path):
 
 
 def test_paths_resolve_relative_to_project_file(tmp_path, monkeypatch):
-    from pipeline.project import load_project
+    from pipeline.config.project import load_project
 
     path = write_project(tmp_path / "deep" / "proj")
     monkeypatch.chdir(tmp_path)

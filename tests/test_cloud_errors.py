@@ -66,7 +66,7 @@ def test_a_key_in_a_stages_options_is_refused_naming_its_variable(cli, tmp_path,
 
 
 def test_an_option_that_only_sounds_like_a_key_is_kept(tmp_path):
-    from pipeline.project import load_project
+    from pipeline.config.project import load_project
 
     stages = '{script: {backend: anthropic, options: {max_tokens: 4000}}}'
     loaded = load_project(write_project(tmp_path / "proj", stages=stages))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.contact_sheet import make_contact_sheet
+from pipeline.outputs.contact_sheet import make_contact_sheet
 
 
 def stills(folder, count, size=(64, 36)):
@@ -75,15 +75,15 @@ def test_the_sheet_follows_film_order_after_a_reorder(tmp_path, monkeypatch):
     """Shots moved in screenplay.yaml appear on the sheet where the film shows them, not by number."""
     from types import SimpleNamespace
 
-    import pipeline.contact_sheet
-    from pipeline.finish import _stored_sheet
-    from pipeline.jobs import Outcome
+    import pipeline.outputs.contact_sheet
+    from pipeline.outputs.finish import _stored_sheet
+    from pipeline.run.jobs import Outcome
 
     seen = []
-    monkeypatch.setattr(pipeline.contact_sheet, "make_contact_sheet", lambda stills, path: seen.extend(stills))
-    store = SimpleNamespace(root=tmp_path, path_of=lambda record: Path(record["digest"]))
+    monkeypatch.setattr(pipeline.outputs.contact_sheet, "make_contact_sheet", lambda stills, path: seen.extend(stills))
+    store = SimpleNamespace(root=tmp_path, path_of=lambda record: Path(record.digest))
     ctx = SimpleNamespace(store=store, shots=lambda: [SimpleNamespace(shot=n) for n in (3, 1, 2)])
-    outcomes = {("images", n): Outcome("images", n, f"k{n}", {"digest": f"still{n}"}, True, 0.0) for n in (1, 2, 3)}
-    outcomes[("narration", 1)] = Outcome("narration", 1, "v", {"digest": "voice"}, True, 0.0)
+    outcomes = {("images", n): Outcome("images", n, f"k{n}", SimpleNamespace(digest=f"still{n}"), True, 0.0) for n in (1, 2, 3)}
+    outcomes[("narration", 1)] = Outcome("narration", 1, "v", SimpleNamespace(digest="voice"), True, 0.0)
     _stored_sheet(ctx, outcomes)
     assert seen == [(3, Path("still3")), (1, Path("still1")), (2, Path("still2"))]

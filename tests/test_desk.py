@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipeline.desk import Desk
+from pipeline.run.desk import Desk
 from stages import calls
 from stages.backend import Backend
 from stages.errors import AuthError, BudgetExceeded, ContentRejected, TransientError
@@ -121,7 +121,8 @@ def test_a_refused_request_is_not_billed_and_the_journal_survives_attempts(tmp_p
 def test_the_flows_retry_hook_tells_the_progress_display_which_job_waits(monkeypatch):
     import logging
 
-    from pipeline import flow, progress
+    from pipeline.prefect import flow
+    from pipeline.run import progress
 
     heard = []
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import early_server, server_settings
+from pipeline.prefect import early_server
+from pipeline.prefect import server_settings
 from pipeline.errors import RuntimeFailure
+from pipeline.prefect.server import ServerProcess
 from tests.conftest import write_project
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +76,7 @@ def test_a_fresh_make_runs_against_its_own_early_server_and_stops_it(tmp_path):
 def test_a_server_that_dies_is_a_runtime_failure_naming_its_log(tmp_path, monkeypatch):
     dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     log = tmp_path / early_server.LOG_NAME
-    monkeypatch.setattr(early_server, "_started", {"process": dead, "url": "http://127.0.0.1:9", "log": log})
+    monkeypatch.setattr(early_server, "_started", {"server": ServerProcess("http://127.0.0.1:9", tmp_path, log, dead)})
     with pytest.raises(RuntimeFailure, match=r"exited with code 3 \(its log: .*run-server.log\)") as info:
         early_server.wait_until_ready(timeout=30)
     assert "film ui" in info.value.hint and early_server._started == {}

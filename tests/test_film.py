@@ -67,8 +67,8 @@ def test_film_streams_length_sync_and_loudness(film):
 
 def test_subtitles_follow_narration_timings(film):
     project, out = film
-    from pipeline.context import open_context
-    from pipeline.script_stage import ensure_screenplay
+    from pipeline.run.context import open_context
+    from pipeline.run.script import ensure_screenplay
 
     ctx = open_context(project, out)
     ensure_screenplay(ctx, run=False)
@@ -77,7 +77,7 @@ def test_subtitles_follow_narration_timings(film):
     start = 0.0
     for shot in data["shots"]:
         record = ctx.store.load("narration", shot["artifacts"]["narration"]["key"])
-        first = record["result"]["timings"][0]
+        first = record.timings[0]
         assert any(abs(c[0] - (start + first["start"])) < 0.05 for c in cues), (shot["shot"], start + first["start"])
         start += math.ceil(shot["duration"] * 12 - 1e-6) / 12
     assert cues[-1][1] <= start + 0.05
@@ -86,9 +86,9 @@ def test_subtitles_follow_narration_timings(film):
 
 def test_noop_rerun_starts_no_flow(cli, film, monkeypatch):
     project, out = film
-    import pipeline.flow
+    import pipeline.prefect.flow
 
-    monkeypatch.setattr(pipeline.flow, "run_flow", lambda *a, **k: pytest.fail("a no-op rerun started the flow"))
+    monkeypatch.setattr(pipeline.prefect.flow, "run_flow", lambda *a, **k: pytest.fail("a no-op rerun started the flow"))
     code, text = cli("make", project, "--out", out)
     assert code == 0, text
     assert computed(out) == set()
@@ -130,7 +130,7 @@ def test_editing_narration_recomputes_narration_and_stitch(cli, film):
     assert code == 0, text
     after = {s["shot"]: s["duration"] for s in manifest(out)["shots"]}
     expected = {("narration", number), ("stitch", None)}
-    bucket = lambda d: max(1, round(d + 0.3))  # noqa: E731 - the clip length rule of pipeline.jobs
+    bucket = lambda d: max(1, round(d + 0.3))  # noqa: E731 - the clip length rule of pipeline.run.jobs
     if bucket(before[number]) != bucket(after[number]):
         expected.add(("animation", number))  # the clip had to get longer
     assert computed(out) == expected

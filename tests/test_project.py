@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import project as project_module
-from pipeline.project import load_project
-from pipeline.readiness import warm_up_backends
+from pipeline.config import project as project_module
+from pipeline.config.project import load_project
+from pipeline.run.readiness import warm_up_backends
 from tests.conftest import write_project
 
 

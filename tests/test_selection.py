@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import UserError
-from pipeline.plan import ancestors, make_selection, parse_shots
+from pipeline.plan.graph import ancestors
+from pipeline.plan.selection import make_selection, parse_shots
 
 
 def test_parse_shots():

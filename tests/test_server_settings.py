@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import server_settings as settings
-from pipeline.server_settings import BLOCKS, DATABASE, HEARTBEAT, MIGRATE
+from pipeline.prefect import server_settings as settings
+from pipeline.prefect.server_settings import BLOCKS, DATABASE, HEARTBEAT, MIGRATE
 
 SPARE_ALL = {BLOCKS[0]: "false", MIGRATE[0]: "false"}
 

@@ -7,7 +7,8 @@ import os
 import pytest
 from pathlib import Path
 
-from pipeline.store import Store, digest, publish, write_json_atomic
+from pipeline.store import Store, digest
+from stages.files import publish, write_json_atomic
 
 
 def test_digest_is_stable_and_order_free():
@@ -27,7 +28,7 @@ def test_produce_then_load(tmp_path):
     assert store.path_of(record).read_text() == "hello"
     assert store.path_of(record, "srt").read_text() == "subs"
     again = store.load("stage", "k1")
-    assert again["result"] == {"n": 1} and again["digest"] == record["digest"]
+    assert again.result == {"n": 1} and again.digest == record.digest
     assert sorted(p.name for p in (tmp_path / "stage").iterdir()) == ["k1.json", "k1.srt.srt", "k1.txt"]
 
 
@@ -99,7 +100,7 @@ def test_published_outputs_are_copies_that_follow_their_source(tmp_path):
     whenever the cached file behind it changes, even by one of the same size and an older date."""
     from types import SimpleNamespace
 
-    from pipeline.finish import _publish_if_changed
+    from pipeline.outputs.finish import _publish_if_changed
 
     ctx = SimpleNamespace(out_dir=tmp_path / "out")
     old, new, target = tmp_path / "old.srt", tmp_path / "new.srt", tmp_path / "out" / "film.srt"

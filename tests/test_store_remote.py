@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import RuntimeFailure, UserError
-from pipeline.remote_store import RemoteStore
+from pipeline.store.remote import RemoteStore
 from pipeline.store import Store
 from tests.conftest import write_project
 from tests.prefect_server import free_port
@@ -74,7 +74,7 @@ def test_made_here_goes_up_files_first_and_comes_down_elsewhere_when_used(s3, bu
     here = Store(tmp_path / "here", remote(s3))
     record = make_still(here, "k1")
     assert keys(bucket) == {"films/images/k1.png", "films/images/k1.json"}
-    assert json.loads(bucket.get_object(Bucket=BUCKET, Key="films/images/k1.json")["Body"].read()) == record
+    assert json.loads(bucket.get_object(Bucket=BUCKET, Key="films/images/k1.json")["Body"].read()) == record.as_json()
 
     elsewhere = Store(tmp_path / "elsewhere", remote(s3))
     found = elsewhere.load("images", "k1")
@@ -193,7 +193,7 @@ def test_a_shared_folder_store_sweeps_only_old_temporaries(tmp_path):
     import os
     import time
 
-    from pipeline.store import SHARED_TEMP_AGE_S
+    from pipeline.store.local import SHARED_TEMP_AGE_S
 
     (tmp_path / "images").mkdir()
     fresh, old = tmp_path / "images" / "a.tmp-1.png", tmp_path / "images" / "b.tmp-2.png"

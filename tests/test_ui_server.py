@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline import prefect_env, ui
+from pipeline.prefect import env as prefect_env
+from pipeline.prefect import ui
+from pipeline.prefect.server import ServerProcess
 from pipeline.errors import UserError
 from tests.conftest import write_project
 
@@ -38,7 +40,7 @@ def film_make(project: Path, out: Path, home: Path, *args: str) -> subprocess.Co
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
 
 
-def api(server: ui.Server, path: str, body: dict) -> list[dict]:
+def api(server: ServerProcess, path: str, body: dict) -> list[dict]:
     """POST to the server's REST API."""
     reply = httpx.post(f"{server.url}/api{path}", json=body, timeout=10, trust_env=False)
     reply.raise_for_status()
@@ -54,7 +56,7 @@ def place(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server(place):
-    """A real Prefect server started through pipeline.ui on a free loopback port."""
+    """A real Prefect server started through pipeline.prefect.ui on a free loopback port."""
     started = ui.start_server(place["home"], free_port())
     print(f"\nPrefect server ready in {started.seconds:.1f} s")
     yield started

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import UserError
-from pipeline.yamlfile import YamlDocument
+from pipeline.config.yamlfile import YamlDocument
 from stages.contracts import Screenplay
 
 

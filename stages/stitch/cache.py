@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict
 from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from stages.contracts import StitchRequest
+from stages.files import write_atomically
 from stages.media import ffmpeg_exe
 from stages.stitch.frames import stretch
 from stages.stitch.soundtrack import Mix
@@ -70,19 +70,6 @@ def soundtrack_key(mix: Mix, digest: FileDigests) -> str:
 def content_key(fields: dict[str, Any]) -> str:
     """The hex sha256 of ``fields`` as canonical JSON."""
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-
-
-def write_atomically(target: Path, render: Callable[[Path], None]) -> Path:
-    """Have ``render`` write a temporary file beside ``target``, then move it into place in one step; the
-    temporary's name holds ``.tmp-``, so the store's sweep removes one left by a killed run."""
-    handle, temp = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
-    os.close(handle)
-    try:
-        render(Path(temp))
-        os.replace(temp, target)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-    return target
 
 
 def reuse_or_make(target: Path, make: Callable[[Path], float]) -> float:

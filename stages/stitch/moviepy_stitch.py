@@ -20,7 +20,8 @@ from stages.contracts import Frozen, StitchRequest, StitchResult
 from stages.errors import StageError
 from stages.media import FAST_X264, FrameWriter, run_ffmpeg, x264_args
 from stages.stitch import soundtrack
-from stages.stitch.cache import FileDigests, reuse_or_make, segment_key, soundtrack_key, write_atomically
+from stages.files import write_atomically
+from stages.stitch.cache import FileDigests, reuse_or_make, segment_key, soundtrack_key
 from stages.stitch.frames import SegmentPainter, burned_cues
 from stages.stitch.subtitles import Cue, CueRenderer, film_cues, shot_cues, srt_text
 from stages.stitch.timeline import Timeline

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.context import RunContext
-from pipeline.store import digest, file_digest
+from pipeline.run.context import RunContext
+from pipeline.store import Record, digest, file_digest
 from stages.assets import FONT_SANS_BOLD
 from stages.contracts import (
     AnimationRequest,
@@ -23,7 +23,6 @@ from stages.contracts import (
     Shot,
     StitchRequest,
     StitchShot,
-    Timing,
 )
 
 
@@ -37,7 +36,7 @@ class Job:
     suffixes: dict[str, str]
     make: Callable[[dict[str, Path]], dict[str, Any]]
     request: Any = None  # what the backend is asked (for cost estimates)
-    needs: tuple[dict[str, Any], ...] = ()  # upstream artifacts whose files the backend reads (fetched first)
+    needs: tuple[Record, ...] = ()  # upstream artifacts whose files the backend reads (fetched first)
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Outcome:
     stage: str
     shot: int | None
     key: str
-    record: dict[str, Any]
+    record: Record | None  # None when refused
     computed: bool
     wall_s: float
     refused: str | None = None  # why the provider refused this shot's content (or its upstream's); no record then
@@ -55,7 +54,7 @@ class Outcome:
     @classmethod
     def refusal(cls, stage: str, shot: int | None, reason: str) -> "Outcome":
         """A job whose content was refused: the rest of the film goes on without this shot."""
-        return cls(stage, shot, "", {}, computed=False, wall_s=0.0, refused=reason)
+        return cls(stage, shot, "", None, computed=False, wall_s=0.0, refused=reason)
 
 
 def stage_key(ctx: RunContext, stage: str, inputs: dict[str, Any]) -> str:
@@ -115,37 +114,29 @@ def clip_seconds(ctx: RunContext, narration_seconds: float) -> int:
     return max(1, round(narration_seconds + ctx.project.finish.crossfade))
 
 
-def fresh_url(image: dict[str, Any], margin_s: float = 300.0) -> str | None:
-    """The provider-hosted copy of a still, while it has at least ``margin_s`` seconds to live."""
-    result = image.get("result", {})
-    expires = result.get("url_expires_at")
-    return result.get("url") if expires is not None and expires - margin_s > time.time() else None
-
-
-def animation_job(ctx: RunContext, shot: Shot, image: dict[str, Any], narration: dict[str, Any]) -> Job:
+def animation_job(ctx: RunContext, shot: Shot, image: Record, narration: Record) -> Job:
     """The moving clip of one shot, from its still, as long as its narration needs."""
     project = ctx.project
-    seconds = clip_seconds(ctx, narration["result"]["duration"])
+    seconds = clip_seconds(ctx, narration.duration)
     request = AnimationRequest(
         number=shot.shot, image_path=ctx.store.local_path(image), duration=seconds, motion=shot.motion,
         format=project.format.video(), seed=project.seed + shot.shot, description=shot.image_prompt,
-        image_url=fresh_url(image),
+        image_url=image.fresh_url(),
     )
-    inputs = request.model_dump(mode="json", exclude={"image_path", "image_url"}) | {"image": image["digest"]}
+    inputs = request.model_dump(mode="json", exclude={"image_path", "image_url"}) | {"image": image.digest}
     backend = ctx.loaded.backends["animation"]
     key = stage_key(ctx, "animation", inputs)
     return Job("animation", shot.shot, key, {"main": ".mp4"}, lambda p: _result(backend.animate(request, p["main"])),
                request, needs=(image,))
 
 
-def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str, Any]]]) -> Job:
+def stitch_job(ctx: RunContext, parts: list[tuple[Shot, Record, Record]]) -> Job:
     """The finished film from every shot's clip and narration."""
     finish, store = ctx.project.finish, ctx.store
     shots = tuple(
         StitchShot(
-            number=shot.shot, clip_path=store.local_path(clip), clip_duration=clip["result"]["duration"],
-            audio_path=store.local_path(voice), audio_duration=voice["result"]["duration"],
-            timings=tuple(Timing(**t) for t in voice["result"]["timings"]),
+            number=shot.shot, clip_path=store.local_path(clip), clip_duration=clip.duration,
+            audio_path=store.local_path(voice), audio_duration=voice.duration, timings=voice.timings,
         )
         for shot, clip, voice in parts
     )
@@ -155,7 +146,7 @@ def stitch_job(ctx: RunContext, parts: list[tuple[Shot, dict[str, Any], dict[str
         loudness_lufs=finish.loudness_lufs, workers=ctx.project.workers, segment_cache=store.root / "stitch-segments",
     )
     inputs = {
-        "shots": [[clip["digest"], voice["key"], voice["digest"]] for _, clip, voice in parts],
+        "shots": [[clip.digest, voice.key, voice.digest] for _, clip, voice in parts],
         "finish": finish.model_dump(mode="json", exclude={"music"}),
         "music": file_digest(finish.music) if finish.music and finish.music.is_file() else None,
         "format": request.format.model_dump(),

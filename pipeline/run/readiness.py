@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from pipeline.errors import UserError
-from pipeline.project import PROJECT_HINT, LoadedProject
+from pipeline.config.project import PROJECT_HINT, LoadedProject
 from stages.errors import InputError
 from stages.registry import STAGES
 

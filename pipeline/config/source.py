@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from pipeline.errors import UserError
-from pipeline.project import LoadedProject
+from pipeline.config.project import LoadedProject
 
 _HEADING = re.compile(r"^[ \t]*chapter[ \t]+([0-9]+|[ivxlcdm]+)\b[^\n]*$", re.IGNORECASE | re.MULTILINE)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # control characters no text is made of

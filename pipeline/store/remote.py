@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from pipeline.errors import FilmError, RuntimeFailure, UserError
-from pipeline.store import file_digest, temp_sibling
+from pipeline.store.keys import file_digest
+from stages.files import temp_sibling
 
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"}  # keys, not folders
 CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "NoAuthTokenError", "AuthenticationException",

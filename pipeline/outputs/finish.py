@@ -5,12 +5,14 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from pipeline.context import RunContext
-from pipeline.jobs import Outcome
-from pipeline.plan import remember_keys
-from pipeline.store import digest, publish, write_json_atomic
+from pipeline.outputs.manifest import (ArtifactEntry, Manifest, PaidCall, Refusal, RunSummary, ShotEntry, Spend,
+                                       SpendTotals)
+from pipeline.plan.planner import Slot, remember_keys
+from pipeline.run.context import RunContext
+from pipeline.run.jobs import Outcome
+from pipeline.store import digest
+from stages.files import publish, write_json_atomic
 from stages.registry import STAGES
 
 
@@ -39,24 +41,24 @@ def _identity(source: Path, target: Path) -> list:
     return [str(source), src.st_size, src.st_mtime_ns, dst and dst.st_size, dst and dst.st_mtime_ns]
 
 
-def _stored_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
+def _stored_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
     """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
     place = {shot.shot: i for i, shot in enumerate(ctx.shots())}  # film order, as the screenplay lists them
     stills = sorted((o for (stage, _), o in outcomes.items() if stage == "images" and not o.refused),
                     key=lambda o: place.get(o.shot, len(place)))
     if not stills:
         return None
-    key = digest([[o.shot, o.record["digest"]] for o in stills])
+    key = digest([[o.shot, o.record.digest] for o in stills])
     sheet = ctx.store.root / "contact" / f"{key}.png"
     if not sheet.exists():
-        from pipeline.contact_sheet import make_contact_sheet
+        from pipeline.outputs.contact_sheet import make_contact_sheet
 
         sheet.parent.mkdir(parents=True, exist_ok=True)
         make_contact_sheet([(o.shot, ctx.store.path_of(o.record)) for o in stills], sheet)
     return sheet
 
 
-def sheet_in_background(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> threading.Thread:
+def sheet_in_background(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> threading.Thread:
     """Start making the contact sheet while the film is stitched, so the run does not end waiting for it; a
     failure here is left for finish_run, which makes the sheet itself when it is missing and reports why."""
     def make() -> None:
@@ -70,7 +72,7 @@ def sheet_in_background(ctx: RunContext, outcomes: dict[tuple[str, int | None], 
     return thread
 
 
-def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> Path | None:
+def _contact_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
     sheet = _stored_sheet(ctx, outcomes)
     if sheet is None:
         return None
@@ -82,21 +84,17 @@ def _contact_sheet(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outco
 def record_wall_time(ctx: RunContext, seconds: float) -> None:
     """Put the whole command's wall time (what `film make` prints) into manifest.json's summary."""
     path = ctx.out_dir / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest["summary"]["wall_seconds"] = seconds
-    write_json_atomic(path, manifest)
+    manifest = Manifest.model_validate_json(path.read_bytes())
+    summary = manifest.summary.model_copy(update={"wall_seconds": seconds})
+    write_json_atomic(path, manifest.model_copy(update={"summary": summary}).model_dump(mode="json"))
 
 
-def _artifact(ctx: RunContext, o: Outcome) -> dict[str, Any]:
-    return {
-        "key": o.key,
-        "digest": o.record.get("digest"),
-        "path": _shown_path(ctx, ctx.store.local_path(o.record)),
-        "backend": o.record.get("info", {}).get("backend"),
-        "computed": o.computed,
-        "wall_s": round(o.wall_s if o.computed else o.record.get("wall_s", 0.0), 3),
-        "spend_usd": o.record.get("info", {}).get("spend_usd", 0.0),
-    }
+def _artifact(ctx: RunContext, o: Outcome) -> ArtifactEntry:
+    record = o.record
+    assert record is not None, "a refused outcome has no artifact"
+    return ArtifactEntry(key=o.key, digest=record.digest, path=_shown_path(ctx, ctx.store.local_path(record)),
+                         backend=record.info.backend, computed=o.computed,
+                         wall_s=round(o.wall_s if o.computed else record.wall_s, 3), spend_usd=record.info.spend_usd)
 
 
 def _shown_path(ctx: RunContext, path: Path) -> str:
@@ -104,40 +102,40 @@ def _shown_path(ctx: RunContext, path: Path) -> str:
     return str(path.relative_to(ctx.out_dir)) if path.is_relative_to(ctx.out_dir) else str(path)
 
 
-def _spend(ctx: RunContext) -> dict[str, Any]:
+def _spend(ctx: RunContext) -> Spend:
     """What this run spent, in total, per stage and per shot (attempts that failed after paying included)."""
     desk = ctx.desk
-    return {"total_usd": round(sum(s.usd for s in desk.spent), 6), "budget_usd": desk.budget_usd,
-            "by_stage": desk.spend_by("stage"), "by_shot": {str(k): v for k, v in desk.spend_by("shot").items()},
-            "calls": [vars(s) for s in desk.spent]}
+    return Spend(total_usd=round(sum(s.usd for s in desk.spent), 6), budget_usd=desk.budget_usd,
+                 by_stage=desk.spend_by("stage"), by_shot={str(k): v for k, v in desk.spend_by("shot").items()},
+                 calls=tuple(PaidCall(**vars(s)) for s in desk.spent))
 
 
-def _add_current_rest(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> None:
+def _add_current_rest(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> None:
     """Add to this run's outcomes every other result of the screenplay that is current in the cache, so that
     the manifest (and the Prefect artifacts) of a partial run (--until, --only, a no-op) still describe the
     whole output folder."""
-    from pipeline.plan import SHOT_STAGES, Selection, make_plan
-    from pipeline.script_stage import script_outcome
+    from pipeline.plan.graph import SHOT_STAGES
+    from pipeline.plan.planner import make_plan
+    from pipeline.plan.selection import Selection
+    from pipeline.run.script import script_outcome
 
     everything = {("script", None), ("stitch", None)} | {(s, shot.shot) for shot in ctx.shots() for s in SHOT_STAGES}
     if everything <= outcomes.keys():
         return
     if ("script", None) not in outcomes and (script := script_outcome(ctx)) is not None:
         outcomes[("script", None)] = script
-    plan = make_plan(ctx, Selection(only=True))
-    for key, status in plan.status.items():
-        if status == "cached" and key not in outcomes:
-            outcomes[key] = Outcome(key[0], key[1], plan.keys[key], plan.records[key], computed=False, wall_s=0.0)
+    for slot, outcome in make_plan(ctx, Selection(only=True)).cached_outcomes().items():
+        outcomes.setdefault(slot, outcome)
 
 
-def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome], started: float) -> dict[str, Any]:
+def finish_run(ctx: RunContext, outcomes: dict[Slot, Outcome], started: float) -> RunSummary:
     """Publish outputs, write ``manifest.json`` and return the run summary; ``outcomes`` gains the current
     cached results the run did not touch."""
     out = ctx.out_dir
     _add_current_rest(ctx, outcomes)
     outputs: dict[str, str] = {"screenplay": str(ctx.screenplay_files.path)}
     stitch = outcomes.get(("stitch", None))
-    if stitch is not None:
+    if stitch is not None and stitch.record is not None:
         _publish_if_changed(ctx, ctx.store.path_of(stitch.record), out / "film.mp4")
         _publish_if_changed(ctx, ctx.store.path_of(stitch.record, "srt"), out / "film.srt")
         outputs |= {"film": str(out / "film.mp4"), "subtitles": str(out / "film.srt")}
@@ -148,41 +146,44 @@ def finish_run(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome],
     for shot in ctx.shots():
         mine = {stage: o for (stage, n), o in outcomes.items() if n == shot.shot}
         voice = mine.get("narration")
-        shots.append({
-            "shot": shot.shot, "speaker": shot.speaker,
-            "duration": voice.record["result"]["duration"] if voice and not voice.refused else None,
-            "artifacts": {stage: _artifact(ctx, o) for stage, o in mine.items() if not o.refused},
-            "refused": {stage: o.refused for stage, o in mine.items() if o.refused},
-        })
-    refused = [{"shot": o.shot, "stage": o.stage, "reason": o.refused}
+        shots.append(ShotEntry(
+            shot=shot.shot, speaker=shot.speaker,
+            duration=voice.record.duration if voice and voice.record else None,
+            artifacts={stage: _artifact(ctx, o) for stage, o in mine.items() if not o.refused},
+            refused={stage: o.refused for stage, o in mine.items() if o.refused},
+        ))
+    refused = [Refusal(shot=o.shot, stage=o.stage, reason=o.refused)
                for o in sorted(outcomes.values(), key=lambda o: (o.shot or 0, STAGES.index(o.stage))) if o.refused]
     computed = sum(o.computed for o in outcomes.values())
     stage_wall: dict[str, float] = {}
     for (stage, _), o in outcomes.items():
         stage_wall[stage] = round(stage_wall.get(stage, 0.0) + (o.wall_s if o.computed else 0.0), 3)
-    summary = {
-        "project": ctx.project.name,
-        "film_seconds": stitch.record["result"]["duration"] if stitch else None,
-        "film_made": bool(stitch and stitch.computed),
-        "loudness_lufs": stitch.record["result"].get("loudness_lufs") if stitch else None,
-        "wall_seconds": round(time.perf_counter() - started, 3),
-        "computed": computed,
-        "cached": len(outcomes) - computed,
-        "stage_work_seconds": stage_wall,
-        "outputs": outputs,
-        "notes": list(ctx.notes),
-        "refused": refused,
-        "spend": {key: value for key, value in _spend(ctx).items() if key != "calls"},
-    }
-    manifest = {
-        "summary": summary,
-        "backends": {stage: backend.identity() for stage, backend in ctx.loaded.backends.items()},
-        "shots": shots,
-        "spend": _spend(ctx),
-        "stitch": _artifact(ctx, stitch) if stitch else None,
-        "script": _artifact(ctx, outcomes[("script", None)]) if ("script", None) in outcomes else None,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    write_json_atomic(out / "manifest.json", manifest)
+    film = stitch.record if stitch is not None else None
+    spend = _spend(ctx)
+    summary = RunSummary(
+        project=ctx.project.name,
+        film_seconds=film.duration if film else None,
+        film_made=bool(film and stitch and stitch.computed),
+        loudness_lufs=film.loudness_lufs if film else None,
+        wall_seconds=round(time.perf_counter() - started, 3),
+        computed=computed,
+        cached=len(outcomes) - computed,
+        stage_work_seconds=stage_wall,
+        outputs=outputs,
+        notes=tuple(ctx.notes),
+        refused=tuple(refused),
+        spend=SpendTotals(**spend.model_dump(exclude={"calls"})),
+    )
+    script = outcomes.get(("script", None))
+    manifest = Manifest(
+        summary=summary,
+        backends={stage: backend.identity() for stage, backend in ctx.loaded.backends.items()},
+        shots=tuple(shots),
+        spend=spend,
+        stitch=_artifact(ctx, stitch) if film and stitch else None,
+        script=_artifact(ctx, script) if script is not None and script.record is not None else None,
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    write_json_atomic(out / "manifest.json", manifest.model_dump(mode="json"))
     remember_keys(ctx, {key: o.key for key, o in outcomes.items() if not o.refused})
     return summary

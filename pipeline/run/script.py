@@ -5,11 +5,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pipeline import screenplay_file
-from pipeline.context import SHARED_SCREENPLAYS, RunContext, make_command
+from pipeline.config import screenplay_file
+from pipeline.run.context import SHARED_SCREENPLAYS, RunContext, make_command
 from pipeline.errors import UserError
-from pipeline.jobs import Job, Outcome, run_job, stage_key
-from pipeline.source import select_text
+from pipeline.run.jobs import Job, Outcome, run_job, stage_key
+from pipeline.store import Freshness
+from pipeline.config.source import select_text
 from stages.contracts import ScriptRequest
 
 
@@ -31,14 +32,14 @@ def script_job(ctx: RunContext) -> Job:
     return Job("script", None, stage_key(ctx, "script", inputs), {"main": ".yaml"}, make, request)
 
 
-def script_state(ctx: RunContext, job: Job) -> str:
-    """'cached' when screenplay.yaml is current (or holds user edits we keep), else 'stale' or 'missing'."""
+def script_state(ctx: RunContext, job: Job) -> Freshness:
+    """CACHED when screenplay.yaml is current (or holds user edits we keep), else STALE or MISSING."""
     files = ctx.screenplay_files
     if not files.path.is_file():
-        return "missing"
+        return Freshness.MISSING
     if files.generated_from() == job.key or files.edited():
-        return "cached"
-    return "stale"
+        return Freshness.CACHED
+    return Freshness.STALE
 
 
 def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job | None = None) -> Outcome | None:
@@ -49,7 +50,7 @@ def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job 
     files = ctx.screenplay_files
     job = job or script_job(ctx)
     state = script_state(ctx, job)
-    if state == "cached" and not force:
+    if state is Freshness.CACHED and not force:
         if files.edited() and files.generated_from() != job.key:
             ctx.notes.append(
                 "the project's script inputs changed since screenplay.yaml was written, but it holds your edits, "
@@ -57,13 +58,13 @@ def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job 
             )
         ctx.screenplay = screenplay_file.load(files.path)
         return None
-    if not run and state == "stale":
+    if not run and state is Freshness.STALE:
         ctx.notes.append("the script's inputs changed, but this run does not include the script stage: used screenplay.yaml as it is")
         ctx.screenplay = screenplay_file.load(files.path)
         return None
     if not run:
         raise UserError(
-            f"the screenplay is {state}: {files.path}",
+            f"the screenplay is {state.value}: {files.path}",
             f"run `{make_command(ctx, 'script')}` first",
         )
     outcome = run_job(ctx, job, force=force)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Iterator, Protocol
 
 
 class Listener(Protocol):
@@ -55,3 +56,16 @@ def retrying(stage: str, shot: int | None, delay: float, reason: str) -> None:
     """Tell the listener a job waits to try again, and why."""
     with _lock:
         _current.retrying(stage, shot, delay, reason)
+
+
+@contextmanager
+def listening(listener: Listener | None) -> Iterator[None]:
+    """Tell ``listener`` of this process's runs inside the block; a listener that is a context manager (a display)
+    is entered for the block too."""
+    display = listener if isinstance(listener, AbstractContextManager) else nullcontext()
+    with display:
+        listen(listener)
+        try:
+            yield
+        finally:
+            listen(None)

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.errors import UserError
-from pipeline.store import write_bytes_atomic, write_json_atomic, write_text_atomic
-from pipeline.yamlfile import YamlDocument
+from stages.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from pipeline.config.yamlfile import YamlDocument
 from stages.contracts import Screenplay
 
 HEADER = """\

@@ -12,13 +12,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline import early_server, progress
-from pipeline.artifacts import publish_artifacts
-from pipeline.context import RunContext, RunRef, context_for, open_context, register
-from pipeline.finish import finish_run, sheet_in_background
-from pipeline.jobs import Outcome, animation_job, image_job, narration_job, run_job, stitch_job
-from pipeline.plan import Selection, make_selection, plan_to_run
-from pipeline.script_stage import ensure_screenplay, script_outcome, share_screenplay
+from pipeline.outputs.finish import finish_run, sheet_in_background
+from pipeline.outputs.manifest import RunSummary
+from pipeline.plan.graph import FILM_STAGE, SHOT_GRAPH
+from pipeline.plan.planner import Slot, Status, plan_to_run
+from pipeline.plan.selection import Selection, make_selection
+from pipeline.prefect import early_server
+from pipeline.prefect.artifacts import publish_artifacts
+from pipeline.run import progress
+from pipeline.run.context import RunContext, RunRef, context_for, open_context, register
+from pipeline.run.jobs import Outcome, run_job
+from pipeline.run.script import ensure_screenplay, script_outcome, share_screenplay
 from stages.contracts import Shot
 from stages.errors import ContentRejected
 
@@ -53,79 +57,63 @@ def script_task(ctx: RunContext, sel: Selection) -> Outcome | None:
     return _reported(outcome) if outcome else script_outcome(ctx)
 
 
-@task(name="images", task_run_name="images · shot {number:02d}", **SHOT_TASK)
-def images_task(run: RunRef, shot: Shot, number: int, force: bool) -> Outcome:
-    """Draw one shot's still."""
+@task(name="shot", task_run_name="{stage} · shot {number:02d}", **SHOT_TASK)
+def shot_task(run: RunRef, stage: str, shot: Shot, number: int, upstream: tuple[Outcome, ...], force: bool) -> Outcome:
+    """Make one shot's result of ``stage`` from its ``upstream`` results (the graph says which)."""
     ctx = context_for(run)
-    return _shot_job(ctx, "images", number, lambda: image_job(ctx, shot), force)
+    made_from = {o.stage: o.record for o in upstream}
+    return _shot_job(ctx, stage, number, lambda: SHOT_STAGES[stage].job(ctx, shot, made_from), force, upstream)
 
 
-@task(name="narration", task_run_name="narration · shot {number:02d}", **SHOT_TASK)
-def narration_task(run: RunRef, shot: Shot, number: int, force: bool) -> Outcome:
-    """Speak one shot's narration."""
-    ctx = context_for(run)
-    return _shot_job(ctx, "narration", number, lambda: narration_job(ctx, shot), force)
+SHOT_STAGES = {stage.name: stage for stage in SHOT_GRAPH}
+SHOT_TASKS = {stage.name: shot_task.with_options(name=stage.name) for stage in SHOT_GRAPH}
 
 
-@task(name="animation", task_run_name="animation · shot {number:02d}", **SHOT_TASK)
-def animation_task(run: RunRef, shot: Shot, number: int, image: Outcome, voice: Outcome, force: bool) -> Outcome:
-    """Set one shot's still in motion for as long as its narration."""
-    ctx = context_for(run)
-    return _shot_job(ctx, "animation", number, lambda: animation_job(ctx, shot, image.record, voice.record), force,
-                     (image, voice))
-
-
-@task(name="stitch", task_run_name="stitch · film", **SHOT_TASK)
-def stitch_task(ctx: RunContext, parts: list[tuple[Shot, Outcome, Outcome]], force: bool) -> Outcome:
+@task(name=FILM_STAGE.name, task_run_name=FILM_STAGE.name + " · film", **SHOT_TASK)
+def film_task(ctx: RunContext, parts: list[tuple[Shot, dict[str, Outcome]]], force: bool) -> Outcome:
     """Cut, subtitle, mix and export the film."""
-    records = [(shot, clip.record, voice.record) for shot, clip, voice in parts]
-    return _reported(run_job(ctx, stitch_job(ctx, records), force))
+    records = [(shot, {stage: o.record for stage, o in up.items()}) for shot, up in parts]
+    return _reported(run_job(ctx, FILM_STAGE.job(ctx, records), force))
 
 
-def _cached(plan, stage: str, shot: int | None) -> Outcome:
-    return Outcome(stage, shot, plan.keys[(stage, shot)], plan.records[(stage, shot)], computed=False, wall_s=0.0)
-
-
-def run_stages(ctx: RunContext, run: RunRef, sel: Selection, remote: bool) -> dict[tuple[str, int | None], Any]:
-    """Submit the stage tasks for every shot that needs work; cached results pass straight through.
-    ``remote``: tasks run in other processes (Dask), so their progress is reported here as they finish."""
+def run_stages(ctx: RunContext, run: RunRef, sel: Selection, remote: bool) -> dict[Slot, Outcome]:
+    """Submit the stage tasks for every shot that needs work, each waiting on the results it is made from;
+    cached results pass straight through. ``remote``: tasks run in other processes (Dask), so their progress
+    is reported here as they finish."""
     plan = plan_to_run(ctx, sel)
     counts: dict[str, tuple[int, int]] = {}
     for (stage, _), status in plan.status.items():
         todo, total = counts.get(stage, (0, 0))
-        counts[stage] = (todo + (status in ("run", "pending")), total + 1)
+        counts[stage] = (todo + (status in (Status.RUN, Status.PENDING)), total + 1)
     progress.planned(counts)
-    tasks = {"images": images_task, "narration": narration_task}
-    results: dict[tuple[str, int | None], Any] = {}
+    results: dict[Slot, Any] = {}
     for shot in ctx.shots():
         n = shot.shot
-        for stage, fn in tasks.items():
-            status = plan.status.get((stage, n))
-            if status == "run":
-                results[(stage, n)] = fn.submit(run, shot, n, sel.forced(stage, n))
-            elif status == "cached":
-                results[(stage, n)] = _cached(plan, stage, n)
-        status = plan.status.get(("animation", n))
-        if status in ("run", "pending"):
-            upstream = (results[("images", n)], results[("narration", n)])
-            results[("animation", n)] = animation_task.submit(run, shot, n, *upstream, sel.forced("animation", n))
-        elif status == "cached":
-            results[("animation", n)] = _cached(plan, "animation", n)
+        for stage in SHOT_GRAPH:
+            slot = (stage.name, n)
+            status = plan.status.get(slot)
+            if status in (Status.RUN, Status.PENDING):
+                upstream = tuple(results[(need, n)] for need in stage.needs)
+                results[slot] = SHOT_TASKS[stage.name].submit(run, stage.name, shot, n, upstream,
+                                                              sel.forced(stage.name, n))
+            elif status is Status.CACHED:
+                results[slot] = plan.cached(slot)
     outcomes = {key: value if isinstance(value, Outcome) else value.result() for key, value in results.items()}
     if remote:
         for key, value in results.items():
             if not isinstance(value, Outcome):
                 _reported(outcomes[key])
-    status = plan.status.get(("stitch", None))
-    if status in ("run", "pending"):
-        parts = [(s, outcomes[("animation", s.shot)], outcomes[("narration", s.shot)]) for s in ctx.shots()]
-        parts = [part for part in parts if not (part[1].refused or part[2].refused)]
+    film = (FILM_STAGE.name, None)
+    status = plan.status.get(film)
+    if status in (Status.RUN, Status.PENDING):
+        parts = [(s, {need: outcomes[(need, s.shot)] for need in FILM_STAGE.needs}) for s in ctx.shots()]
+        parts = [(s, up) for s, up in parts if not any(o.refused for o in up.values())]
         if parts:  # the film goes on without refused shots; the summary lists them
             sheet = sheet_in_background(ctx, outcomes)
-            outcomes[("stitch", None)] = stitch_task(ctx, parts, sel.forced("stitch", None))
+            outcomes[film] = film_task(ctx, parts, sel.forced(FILM_STAGE.name, None))
             sheet.join()
-    elif status == "cached":
-        outcomes[("stitch", None)] = _cached(plan, "stitch", None)
+    elif status is Status.CACHED:
+        outcomes[film] = plan.cached(film)
     return outcomes
 
 
@@ -150,7 +138,7 @@ def film_flow(
     budget: float | None = None,
     label: str | None = None,
     remote: bool = False,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Make (or remake the stale parts of) a film; returns the run summary."""
     started = time.perf_counter()
     ctx = open_context(Path(project), Path(out) if out else None, budget)
@@ -195,7 +183,7 @@ def task_runner(ctx: RunContext, kind: str | None = None) -> Any:
                                           "processes": True, "dashboard_address": None})
 
 
-def run_flow(ctx: RunContext, sel_args: dict[str, Any], runner: str | None = None) -> dict[str, Any]:
+def run_flow(ctx: RunContext, sel_args: dict[str, Any], runner: str | None = None) -> RunSummary:
     """Run the flow from this process; with threads, local work is bounded by the project's workers and
     cloud calls by each provider's concurrency limit (the Desk's slots), so the pool holds enough threads."""
     kind = runner or ctx.project.runner.kind

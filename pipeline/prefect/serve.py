@@ -16,13 +16,13 @@ DEPLOYMENT = "film"
 
 def serve(home_dir: Path, name: str = DEPLOYMENT, limit: int = 1) -> None:
     """Serve the film flow as deployment ``film/<name>`` until interrupted (at most ``limit`` runs at once)."""
-    from pipeline import prefect_env
+    from pipeline.prefect import env as prefect_env
 
     prefect_env.configure(home_dir)
     if "PREFECT_API_URL" not in os.environ:
         raise UserError("film serve needs a running Prefect server to register with",
                         "start one with `film ui` (in another terminal), or set PREFECT_API_URL")
-    from pipeline.flow import film_flow
+    from pipeline.prefect.flow import film_flow
 
     print(f"serving deployment film/{name} to {os.environ['PREFECT_API_URL'].removesuffix('/api')}; "
           "start runs from its page in the UI (Ctrl-C stops)", flush=True)

@@ -9,26 +9,21 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from pipeline import prefect_env
 from pipeline.errors import RuntimeFailure, UserError
+from pipeline.prefect import env as prefect_env
+from pipeline.prefect.server import HOST, ServerExited, ServerProcess, ServerSilent, launch, signals_as_interrupt
+from stages.files import write_json_atomic
 
-HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
 LOG_NAME = "ui-server.log"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Sane local defaults for the server process; the user's own environment wins over these.
 SERVER_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -37,25 +32,9 @@ SERVER_DEFAULTS = {
 }
 
 
-@dataclass
-class Server:
-    """A Prefect server process started by ``start_server``."""
-
-    url: str
-    home: Path
-    log: Path
-    process: subprocess.Popen
-    seconds: float = 0.0
-
-    @property
-    def pid(self) -> int:
-        """The server's process id (also its process group id)."""
-        return self.process.pid
-
-    @property
-    def record(self) -> Path:
-        """The discovery file `film make` reads."""
-        return prefect_env.ui_file(self.home)
+def record_file(server: ServerProcess) -> Path:
+    """The discovery file `film make` reads to find this server."""
+    return prefect_env.ui_file(server.home)
 
 
 def project_dir(target: Path | None = None) -> Path:
@@ -86,25 +65,28 @@ def server_env(home: Path, url: str, host: str, port: int) -> dict[str, str]:
     return env
 
 
-def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST, timeout: float = START_TIMEOUT_S) -> Server:
+def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST, timeout: float = START_TIMEOUT_S) -> ServerProcess:
     """Start a Prefect server for ``home`` on host:port, wait until it answers, and record it for `film make`."""
     running = prefect_env.running_ui(home)
     if running is not None:
         raise UserError(f"a Prefect UI for {home} is already running at {running['url']} (pid {running['pid']})",
                         hint=f"open {running['url']}, or stop that one first (Ctrl-C in its terminal, or kill {running['pid']})")
     _check_port(host, port)
-    home.mkdir(parents=True, exist_ok=True)
     url = f"http://{host}:{port}"
-    log = home / LOG_NAME
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
-    started = time.perf_counter()
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command, env=server_env(home, url, host, port), stdin=subprocess.DEVNULL,
-                                   stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(url, home, log, process)
+    server = launch(command, server_env(home, url, host, port), url, home, home / LOG_NAME)
     try:
-        _wait_until_healthy(server, host, port, timeout)
-        server.seconds = round(time.perf_counter() - started, 2)
+        try:
+            server.wait_until_healthy(timeout, poll_s=0.2)
+        except ServerExited as exc:
+            tail = server.log_tail()
+            if "address already in use" in tail.lower():
+                raise _port_in_use(port, host) from None
+            raise RuntimeFailure(f"the Prefect server exited while starting (exit code {exc.code}):\n{tail}",
+                                 hint=f"see its log: {server.log}") from None
+        except ServerSilent:
+            raise RuntimeFailure(f"the Prefect server did not answer within {timeout:.0f} s",
+                                 hint=f"see its log: {server.log}") from None
         _write_record(server)
     except BaseException:  # a failed start or a Ctrl-C while waiting: leave nothing behind
         stop_server(server)
@@ -112,21 +94,10 @@ def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST, timeout
     return server
 
 
-def stop_server(server: Server, timeout: float = STOP_TIMEOUT_S) -> None:
-    """Stop the server and every process it started (SIGTERM, then SIGKILL), and remove its discovery file."""
-    with _signals_ignored():
-        _signal_group(server.pid, signal.SIGTERM)
-        try:
-            server.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(server.pid, signal.SIGKILL)
-            server.process.wait()
-        deadline = time.monotonic() + timeout
-        while _group_alive(server.pid) and time.monotonic() < deadline:  # children that outlive the server
-            time.sleep(0.05)
-        if _group_alive(server.pid):
-            _signal_group(server.pid, signal.SIGKILL)
-        _remove_record(server)
+def stop_server(server: ServerProcess, timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop the server and every process it started, and remove its discovery file."""
+    server.stop(timeout)
+    _remove_record(server)
 
 
 def serve(target: Path | None = None, port: int = DEFAULT_PORT) -> None:
@@ -137,7 +108,7 @@ def serve(target: Path | None = None, port: int = DEFAULT_PORT) -> None:
     user_home = bool(os.environ.get("PREFECT_HOME"))
     console.print(f"starting the Prefect server on {HOST}:{port} …")
     server = None
-    with _signals_as_interrupt():
+    with signals_as_interrupt():
         try:
             server = start_server(home, port)
             whose = f"with PREFECT_HOME={home}" if user_home else f"of projects in {home.parent}/"
@@ -158,13 +129,13 @@ def serve(target: Path | None = None, port: int = DEFAULT_PORT) -> None:
     raise RuntimeFailure(f"the Prefect server stopped by itself (exit code {code})", hint=f"see its log: {server.log}")
 
 
-def _watch(server: Server) -> int:
+def _watch(server: ServerProcess) -> int:
     """Wait for the server to exit; meanwhile put its discovery file back if something removed it."""
     while True:
         try:
             return server.process.wait(1.0)
         except subprocess.TimeoutExpired:
-            if not server.record.exists() and prefect_env.answers(server.url):
+            if not record_file(server).exists() and prefect_env.answers(server.url):
                 _write_record(server)
 
 
@@ -192,94 +163,17 @@ def _port_in_use(port: int, host: str = HOST) -> UserError:
     return UserError(f"port {port} on {host} is already in use", hint=f"choose a free port with --port{example}")
 
 
-def _wait_until_healthy(server: Server, host: str, port: int, timeout: float) -> None:
-    deadline = time.perf_counter() + timeout
-    while not prefect_env.answers(server.url, timeout=1.0):
-        code = server.process.poll()
-        if code is not None:
-            tail = _tail(server.log)
-            if "address already in use" in tail.lower():
-                raise _port_in_use(port, host)
-            raise RuntimeFailure(f"the Prefect server exited while starting (exit code {code}):\n{tail}",
-                                 hint=f"see its log: {server.log}")
-        if time.perf_counter() > deadline:
-            raise RuntimeFailure(f"the Prefect server did not answer within {timeout:.0f} s",
-                                 hint=f"see its log: {server.log}")
-        time.sleep(0.2)
+def _write_record(server: ServerProcess) -> None:
+    write_json_atomic(record_file(server), {"url": server.url, "pid": server.pid, "home": str(server.home),
+                                            "log": str(server.log), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
-def _tail(path: Path, lines: int = 8) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _write_record(server: Server) -> None:
-    body = {"url": server.url, "pid": server.pid, "home": str(server.home), "log": str(server.log),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    temporary = server.record.with_name(f".{server.record.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(body, indent=1), encoding="utf-8")
-    os.replace(temporary, server.record)
-
-
-def _remove_record(server: Server) -> None:
+def _remove_record(server: ServerProcess) -> None:
     """Remove the discovery file if it is this server's (another `film ui` may have written its own)."""
+    record = record_file(server)
     try:
-        if json.loads(server.record.read_text(encoding="utf-8")).get("pid") != server.pid:
+        if json.loads(record.read_text(encoding="utf-8")).get("pid") != server.pid:
             return
     except (OSError, ValueError, AttributeError):
         pass
-    server.record.unlink(missing_ok=True)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-@contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """A second Ctrl-C (or a SIGTERM) while stopping must not leave the server running."""
-    if not _in_main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP (a closed terminal) stop the UI the way Ctrl-C does; SIGINT too when it was
-    started with SIGINT ignored (in the background of a script)."""
-    if not _in_main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    record.unlink(missing_ok=True)

@@ -1,78 +1,25 @@
 """Content-addressed artifact store: every result keyed by a hash of what made it, written atomically."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from pydantic import ValidationError
+
 from pipeline.errors import FilmError
+from pipeline.store.keys import file_digest
+from pipeline.store.records import Record, RecordInfo
+from stages.files import TEMP_MARK, temp_sibling, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
-    from pipeline.remote_store import RemoteStore
+    from pipeline.store.remote import RemoteStore
 
 log = logging.getLogger("film.store")
 SHARED_TEMP_AGE_S = 6 * 3600  # a temp file this old in a shared store belongs to no running job
-
-
-def digest(obj: Any) -> str:
-    """A short, stable hash of any JSON-able value (dict key order does not matter)."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
-
-
-def file_digest(path: Path) -> str:
-    """Hash of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:24]
-
-
-def temp_sibling(path: Path) -> Path:
-    """A unique temporary name next to ``path`` with the same suffix (so tools see the format)."""
-    return path.with_name(f"{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Atomic UTF-8 text write."""
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Atomic, pretty JSON write."""
-    write_text_atomic(path, json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")
-
-
-def publish(source: Path, target: Path) -> None:
-    """Place a copy of a finished artifact at a user-facing path atomically. A copy, not a hard link: an
-    editor that saves in place (vim does for linked files) would otherwise change the cached artifact."""
-    tmp = temp_sibling(target)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class Store:
@@ -99,40 +46,40 @@ class Store:
         """Where the JSON record of an artifact lives."""
         return self.root / stage / f"{key}.json"
 
-    def load(self, stage: str, key: str) -> dict[str, Any] | None:
+    def load(self, stage: str, key: str) -> Record | None:
         """The record of a finished artifact, or None when it is not (fully) there. With a remote, a record
         found there is kept here at once and its files come down when first used (``path_of``)."""
         path = self.record_path(stage, key)
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            record = self.remote.read_json(f"{stage}/{key}.json") if self.remote else None
+            record = Record.model_validate_json(path.read_bytes())
+        except (OSError, ValueError):  # missing, cut short, or not a record (pydantic's errors are ValueErrors)
+            found = self.remote.read_json(f"{stage}/{key}.json") if self.remote else None
+            record = _record_or_none(found)
             if record is not None:
-                write_json_atomic(path, record)
+                write_json_atomic(path, record.as_json())
                 self._mark_pushed(record)
             return record
-        complete = all((self.root / rel).is_file() for rel in record.get("files", {}).values())
+        complete = all((self.root / rel).is_file() for rel in record.files.values())
         if self.remote and not self._pushed(record):
             if not complete:
                 return None
             self._push(record)  # made here by a run whose upload was cut short
         return record if complete or self.remote else None
 
-    def local_path(self, record: dict[str, Any], name: str = "main") -> Path:
+    def local_path(self, record: Record, name: str = "main") -> Path:
         """Where one file of an artifact is (or will be, once fetched) in this process's store."""
-        return self.root / record["files"][name]
+        return self.root / record.files[name]
 
-    def fetch(self, record: dict[str, Any]) -> None:
+    def fetch(self, record: Record) -> None:
         """Make every file of an artifact local (a no-op without a remote)."""
-        for name in record["files"]:
+        for name in record.files:
             self.path_of(record, name)
 
-    def path_of(self, record: dict[str, Any], name: str = "main") -> Path:
+    def path_of(self, record: Record, name: str = "main") -> Path:
         """Absolute local path of one file of an artifact record (downloaded from the remote when needed)."""
         path = self.local_path(record, name)
         if self.remote and not path.is_file():
-            expected = record.get("digests", {}).get(name) or (record.get("digest") if name == "main" else None)
-            self.remote.fetch(record["files"][name], path, expected)
+            self.remote.fetch(record.files[name], path, record.digest_of(name))
         return path
 
     def journal_path(self, stage: str, key: str) -> Path:
@@ -170,22 +117,22 @@ class Store:
             except FilmError as exc:  # a stale journal only costs a status check of a finished job later
                 log.warning("could not remove the shared provider journal %s: %s", path.name, exc)
 
-    def _pushed(self, record: dict[str, Any]) -> bool:
-        marker = self.record_path(record["stage"], record["key"]).with_suffix(".pushed")
+    def _pushed(self, record: Record) -> bool:
+        marker = self.record_path(record.stage, record.key).with_suffix(".pushed")
         try:
             return marker.read_text(encoding="utf-8") == self.remote.url
         except OSError:
             return False
 
-    def _mark_pushed(self, record: dict[str, Any]) -> None:
+    def _mark_pushed(self, record: Record) -> None:
         """Note which remote holds this artifact (a changed store URL gets everything uploaded again)."""
-        write_text_atomic(self.record_path(record["stage"], record["key"]).with_suffix(".pushed"), self.remote.url)
+        write_text_atomic(self.record_path(record.stage, record.key).with_suffix(".pushed"), self.remote.url)
 
-    def _push(self, record: dict[str, Any]) -> None:
+    def _push(self, record: Record) -> None:
         """Upload a finished artifact made here: files first, the record last, then mark it pushed."""
-        for rel in record["files"].values():
+        for rel in record.files.values():
             self.remote.upload(self.root / rel, rel)
-        self.remote.write_json(f"{record['stage']}/{record['key']}.json", record)
+        self.remote.write_json(f"{record.stage}/{record.key}.json", record.as_json())
         self._mark_pushed(record)
 
     def produce(
@@ -195,7 +142,7 @@ class Store:
         suffixes: dict[str, str],
         make: Callable[[dict[str, Path]], dict[str, Any]],
         info: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """Run ``make`` on temporary paths, then rename them into place and write the record last."""
         folder = self.root / stage
         folder.mkdir(parents=True, exist_ok=True)
@@ -209,20 +156,20 @@ class Store:
         finally:
             for tmp in temps.values():
                 tmp.unlink(missing_ok=True)
-        record = {
-            "stage": stage,
-            "key": key,
-            "files": {name: str(path.relative_to(self.root)) for name, path in finals.items()},
-            "digest": file_digest(finals["main"]),
-            "digests": {name: file_digest(path) for name, path in finals.items() if name != "main"},
-            "result": result,
-            "info": info or {},
-            "wall_s": round(time.perf_counter() - started, 3),
-            "finished_at": round(time.time(), 3),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
+        record = Record(
+            stage=stage,
+            key=key,
+            files={name: str(path.relative_to(self.root)) for name, path in finals.items()},
+            digest=file_digest(finals["main"]),
+            digests={name: file_digest(path) for name, path in finals.items() if name != "main"},
+            result=result,
+            info=RecordInfo(**(info or {})),
+            wall_s=round(time.perf_counter() - started, 3),
+            finished_at=round(time.time(), 3),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        )
         self.record_path(stage, key).with_suffix(".pushed").unlink(missing_ok=True)  # a forced redo goes up again
-        write_json_atomic(self.record_path(stage, key), record)
+        write_json_atomic(self.record_path(stage, key), record.as_json())
         if self.remote:
             self._push(record)
         return record
@@ -233,8 +180,9 @@ class Store:
         enough that no run can still be writing them."""
         count = 0
         oldest = time.time() - (SHARED_TEMP_AGE_S if self.shared else 0)
-        found = [*(self.root.rglob("*.tmp-*") if self.root.is_dir() else ()),
-                 *(tmp for folder in folders if folder.is_dir() for tmp in folder.glob("*.tmp-*"))]
+        pattern = f"*{TEMP_MARK}*"
+        found = [*(self.root.rglob(pattern) if self.root.is_dir() else ()),
+                 *(tmp for folder in folders if folder.is_dir() for tmp in folder.glob(pattern))]
         for tmp in found:
             try:
                 if self.shared and tmp.stat().st_mtime > oldest:
@@ -247,3 +195,13 @@ class Store:
             except FileNotFoundError:
                 continue
         return count
+
+
+def _record_or_none(found: dict[str, Any] | None) -> Record | None:
+    """A record read from the remote, or None when there is none there or it is not one."""
+    if found is None:
+        return None
+    try:
+        return Record.model_validate(found)
+    except ValidationError:
+        return None

@@ -15,23 +15,19 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from pipeline import prefect_env, server_settings
 from pipeline.errors import RuntimeFailure
+from pipeline.prefect import server_settings
+from pipeline.prefect.server import HOST, ServerExited, ServerProcess, ServerSilent, launch
 
-HOST = "127.0.0.1"
 LOG_NAME = "run-server.log"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-_started: dict[str, object] = {}  # "process", "url", "log", "home" of this process's server; "migrated": to note
+_started: dict[str, object] = {}  # "server" (a ServerProcess) of this process; "migrated": the note to write
 
 
 def start() -> bool:
@@ -55,13 +51,11 @@ def start() -> bool:
                "--log-level", "error", "--lifespan", "on"]
     env = {**os.environ, **spare, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
            "PREFECT__SERVER_FINAL": "1"}
-    log = home / LOG_NAME
-    with open(log, "wb") as sink:  # its own session: a Ctrl-C stops the run, which then still reports to it
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
     url = f"http://{HOST}:{port}"
+    # its own session: a Ctrl-C stops the run, which then still reports to it
+    server = launch(command, env, url, home, home / LOG_NAME, die_with_parent=True)
     migrated = (home, package) if server_settings.migrates(spare, profile) else None
-    _started.update(process=process, url=url, log=log, home=home, migrated=migrated)
+    _started.update(server=server, migrated=migrated)
     os.environ["PREFECT_API_URL"] = f"{url}/api"
     atexit.register(stop)
     return True
@@ -70,48 +64,32 @@ def start() -> bool:
 def skips_heartbeats() -> bool:
     """Whether the run may go without heartbeats: it reports to the server this process started, which ends with
     the run, so nothing would watch for them, and the user set no heartbeat frequency."""
-    return "process" in _started and server_settings.heartbeats_unset(_started["home"])
+    server = _started.get("server")
+    return isinstance(server, ServerProcess) and server_settings.heartbeats_unset(server.home)
 
 
 def wait_until_ready(timeout: float = START_TIMEOUT_S) -> None:
     """Return once the started server answers (at once when none was started); fail naming its log otherwise."""
-    if not _started:
+    server = _started.get("server")
+    if not isinstance(server, ServerProcess):
         return
-    process, url, log = _started["process"], _started["url"], _started["log"]
-    deadline = time.monotonic() + timeout
-    while not prefect_env.answers(url, timeout=1.0):
-        if process.poll() is not None or time.monotonic() > deadline:
-            why = f"exited with code {process.returncode}" if process.poll() is not None else f"did not answer in {timeout:.0f} s"
-            stop()
-            raise RuntimeFailure(f"the local Prefect server for this run {why} (its log: {log})",
-                                 "run again; if it keeps failing, look at that log, or start `film ui` and run against it")
-        time.sleep(0.05)
-    if _started.get("migrated") is not None:  # it migrated the database at its start: note the revision it left
-        server_settings.write_note(*server_settings.database_note(*_started["migrated"]))
+    try:
+        server.wait_until_healthy(timeout)
+    except (ServerExited, ServerSilent) as exc:
+        stop()
+        raise RuntimeFailure(f"the local Prefect server for this run {exc} (its log: {server.log})",
+                             "run again; if it keeps failing, look at that log, or start `film ui` and run against it") from None
+    migrated = _started.get("migrated")
+    if migrated is not None:  # it migrated the database at its start: note the revision it left
+        server_settings.write_note(*server_settings.database_note(*migrated))
 
 
 def stop() -> None:
-    """Stop the started server (SIGTERM, then SIGKILL) and forget it."""
-    process = _started.pop("process", None)
+    """Stop the started server and forget it."""
+    server = _started.pop("server", None)
     _started.clear()
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _die_with_parent() -> None:
-    """In the server's process, before it runs: on Linux, get SIGTERM when `film make` dies, even by SIGKILL."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the atexit stop still covers every normal exit
-        pass
+    if isinstance(server, ServerProcess) and server.process.poll() is None:
+        server.stop(STOP_TIMEOUT_S)
 
 
 def _free_port() -> int:

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Mapping
 
-from pipeline.store import write_json_atomic
+from stages.files import write_json_atomic
 
 DB_NOTE = "film-db.json"  # the revision a migrating server left the database at, and the migrations that made it
 # Every name Prefect reads each setting under (current name first).

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline import screenplay_file
-from pipeline.context import RunContext, open_context
-from pipeline.jobs import clip_seconds, image_job, narration_job
-from pipeline.plan import make_selection, plan_to_run
-from pipeline.script_stage import script_job, script_state
+from pipeline.config import screenplay_file
+from pipeline.run.context import RunContext, open_context
+from pipeline.run.jobs import clip_seconds, image_job, narration_job
+from pipeline.plan.planner import Status, plan_to_run
+from pipeline.plan.selection import make_selection
+from pipeline.run.script import script_job, script_state
+from pipeline.store import Freshness
 from stages import calls
 from stages.contracts import AnimationRequest, Screenplay
 
@@ -35,7 +37,7 @@ def _screenplay(ctx: RunContext, request: Any) -> tuple[Screenplay, str]:
 
 def _animation_request(ctx: RunContext, shot, plan) -> AnimationRequest:
     voice = plan.records.get(("narration", shot.shot))
-    seconds = voice["result"]["duration"] if voice else len(shot.narration.split()) / WORDS_PER_SECOND
+    seconds = voice.duration if voice else len(shot.narration.split()) / WORDS_PER_SECOND
     project = ctx.project
     return AnimationRequest(number=shot.shot, image_path=Path("still.png"), duration=clip_seconds(ctx, seconds), motion=shot.motion,
                             format=project.format.video(), seed=project.seed + shot.shot,
@@ -57,13 +59,14 @@ def estimate_run(project: Path, out: Path | None, only, force, shots, until) -> 
             lines.append({"stage": stage, "shot": shot, "item": full, "units": units,
                           "usd": round(prices.price(full) * units, 6)})
 
-    if "script" in sel.run and (sel.forced("script", None) or script_state(ctx, job) != "cached"):
+    if "script" in sel.run and (sel.forced("script", None) or script_state(ctx, job) is not Freshness.CACHED):
         price("script", None, job.request)
     ctx.screenplay, source = _screenplay(ctx, job.request)
     sel.check_shots(ctx.shots())
     plan = plan_to_run(ctx, sel)
     for shot in ctx.shots():
-        todo = {stage for (stage, n), status in plan.status.items() if n == shot.shot and status in ("run", "pending")}
+        todo = {stage for (stage, n), status in plan.status.items()
+                if n == shot.shot and status in (Status.RUN, Status.PENDING)}
         if "images" in todo:
             price("images", shot.shot, image_job(ctx, shot).request)
         if "narration" in todo:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pipeline.errors import UserError
-from pipeline.yamlfile import YamlDocument
+from pipeline.config.yamlfile import YamlDocument
 from stages.backend import Backend
 from stages.cloud.http import without_password
 from stages.contracts import Character, Frozen, VideoFormat

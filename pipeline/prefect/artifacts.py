@@ -19,8 +19,10 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.context import RunContext
-from pipeline.jobs import Outcome
+from pipeline.outputs.manifest import RunSummary
+from pipeline.plan.planner import Slot
+from pipeline.run.context import RunContext
+from pipeline.run.jobs import Outcome
 from stages.registry import STAGES
 
 SHEET_WIDTH = 1200  # px: the contact sheet's thumbnail in the UI
@@ -35,7 +37,7 @@ def artifact_key(project_name: str, what: str) -> str:
     return re.sub(r"-{2,}", "-", slug).strip("-")
 
 
-def publish_artifacts(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome], summary: dict[str, Any]) -> None:
+def publish_artifacts(ctx: RunContext, outcomes: dict[Slot, Outcome], summary: RunSummary) -> None:
     """Create the run's artifacts on the current flow run (does nothing outside one)."""
     from prefect import artifacts
     from prefect.context import get_run_context
@@ -106,7 +108,7 @@ def shot_status(mine: dict[str, Outcome]) -> str:
     return "cached" if mine else ""
 
 
-def screenplay_rows(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outcome]) -> list[dict[str, Any]]:
+def screenplay_rows(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> list[dict[str, Any]]:
     """The screenplay as table rows, one per shot, with its narration length and this run's status."""
     if ctx.screenplay is None:
         return []
@@ -115,7 +117,7 @@ def screenplay_rows(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outc
         for shot in scene.shots:
             mine = {stage: o for (stage, n), o in outcomes.items() if n == shot.shot}
             voice = mine.get("narration")
-            duration = (voice.record.get("result") or {}).get("duration") if voice and not voice.refused else None
+            duration = voice.record.result.get("duration") if voice and voice.record else None
             rows.append({
                 "shot": shot.shot,
                 "scene": scene.scene,
@@ -129,11 +131,10 @@ def screenplay_rows(ctx: RunContext, outcomes: dict[tuple[str, int | None], Outc
     return rows
 
 
-def ledger_rows(outcomes: dict[tuple[str, int | None], Outcome], summary: dict[str, Any]) -> list[dict[str, Any]]:
+def ledger_rows(outcomes: dict[Slot, Outcome], summary: RunSummary) -> list[dict[str, Any]]:
     """Per stage: jobs computed, cached and refused, work seconds and spend; then a total row."""
-    work = summary.get("stage_work_seconds") or {}
-    spend = summary.get("spend") or {}
-    by_stage = spend.get("by_stage") or {}
+    work = summary.stage_work_seconds
+    by_stage = summary.spend.by_stage
     counts: dict[str, list[int]] = {}
     for (stage, _), o in outcomes.items():
         tally = counts.setdefault(stage, [0, 0, 0])
@@ -146,7 +147,7 @@ def ledger_rows(outcomes: dict[tuple[str, int | None], Outcome], summary: dict[s
         rows.append({"stage": stage, "jobs computed": computed, "jobs cached": cached, "jobs refused": refused,
                      "work seconds": round(float(work.get(stage, 0.0)), 3),
                      "spend USD": round(float(by_stage.get(stage, 0.0)), 6)})
-    total_usd = spend.get("total_usd", sum(r["spend USD"] for r in rows))
+    total_usd = summary.spend.total_usd
     rows.append({"stage": "total", **{column: sum(r[column] for r in rows) for column in
                                       ("jobs computed", "jobs cached", "jobs refused")},
                  "work seconds": round(sum(r["work seconds"] for r in rows), 3),
@@ -154,13 +155,13 @@ def ledger_rows(outcomes: dict[tuple[str, int | None], Outcome], summary: dict[s
     return rows
 
 
-def film_link(summary: dict[str, Any]) -> tuple[str, str] | None:
+def film_link(summary: RunSummary) -> tuple[str, str] | None:
     """The file:// URL of the finished film and its link text, or None when this run has no film."""
-    path = (summary.get("outputs") or {}).get("film")
+    path = summary.outputs.get("film")
     if not path or not Path(path).is_file():
         return None
-    seconds = summary.get("film_seconds")
-    length = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+    seconds = summary.film_seconds
+    length = f" ({seconds:.1f} s)" if seconds is not None else ""
     return Path(path).resolve().as_uri(), f"film.mp4{length}"
 
 
@@ -182,13 +183,13 @@ def sheet_data_uri(path: Path, width: int = SHEET_WIDTH, quality: int = SHEET_QU
         width, quality = int(image.width * 0.75), max(50, quality - 10)
 
 
-def contact_sheet_markdown(summary: dict[str, Any]) -> str | None:
+def contact_sheet_markdown(summary: RunSummary) -> str | None:
     """Markdown showing the contact sheet inline (a JPEG thumbnail) with a link to the full PNG, or None."""
-    path = (summary.get("outputs") or {}).get("contact_sheet")
+    path = summary.outputs.get("contact_sheet")
     if not path or not Path(path).is_file():
         return None
     sheet = Path(path).resolve()
-    return (f"## Contact sheet: {summary.get('project', '')}\n\n"
+    return (f"## Contact sheet: {summary.project}\n\n"
             f"![contact sheet]({sheet_data_uri(sheet)})\n\n"
             f"Full size: [{sheet.name}]({sheet.as_uri()}) (`{sheet}`)\n")
 
@@ -197,33 +198,30 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def summary_markdown(ctx: RunContext, summary: dict[str, Any]) -> str:
+def summary_markdown(ctx: RunContext, summary: RunSummary) -> str:
     """The run at a glance: length, work done, spend, every output, refused shots and how to fix them."""
-    lines = [f"# {summary.get('project', ctx.project.name)}", ""]
-    seconds = summary.get("film_seconds")
-    lines.append(f"- film: {seconds:.1f} s" if isinstance(seconds, (int, float)) else "- film: not made in this run")
-    lines.append(f"- jobs: {summary.get('computed', 0)} computed, {summary.get('cached', 0)} cached or refused")
-    lines.append(f"- time: {float(summary.get('wall_seconds') or 0.0):.1f} s wall, "
-                 f"{sum((summary.get('stage_work_seconds') or {}).values()):.1f} s of stage work")
-    spend = summary.get("spend") or {}
-    budget = spend.get("budget_usd")
-    lines.append(f"- spend: ${float(spend.get('total_usd', 0.0)):.4f}"
-                 + (f" of a ${float(budget):.2f} budget" if budget is not None else ""))
-    outputs = summary.get("outputs") or {}
+    lines = [f"# {summary.project}", ""]
+    seconds = summary.film_seconds
+    lines.append(f"- film: {seconds:.1f} s" if seconds is not None else "- film: not made in this run")
+    lines.append(f"- jobs: {summary.computed} computed, {summary.cached} cached or refused")
+    lines.append(f"- time: {summary.wall_seconds:.1f} s wall, "
+                 f"{sum(summary.stage_work_seconds.values()):.1f} s of stage work")
+    budget = summary.spend.budget_usd
+    lines.append(f"- spend: ${summary.spend.total_usd:.4f}"
+                 + (f" of a ${budget:.2f} budget" if budget is not None else ""))
+    outputs = summary.outputs
     if outputs:
         lines += ["", "## Outputs", "", "| output | path |", "| --- | --- |"]
         for what, path in outputs.items():
             lines.append(f"| {_cell(what)} | [{_cell(path)}]({Path(path).resolve().as_uri()}) |")
-    refused = summary.get("refused") or []
-    if refused:
+    if summary.refused:
         screenplay = outputs.get("screenplay") or str(ctx.screenplay_files.path)
         lines += ["", "## Refused shots", "", "The film was made without these shots.", "",
                   "| shot | stage | reason |", "| --- | --- | --- |"]
-        lines += [f"| {r.get('shot', '')} | {_cell(r.get('stage', ''))} | {_cell(r.get('reason', ''))} |" for r in refused]
-        shots = ", ".join(sorted({str(r["shot"]) for r in refused if r.get("shot") is not None}, key=int))
+        lines += [f"| {'' if r.shot is None else r.shot} | {_cell(r.stage)} | {_cell(r.reason)} |" for r in summary.refused]
+        shots = ", ".join(sorted({str(r.shot) for r in summary.refused if r.shot is not None}, key=int))
         lines += ["", f"**Fix:** edit shot {shots} (its narration or image prompt) in `{screenplay}`, then run "
                   f"`film make {ctx.loaded.path} --out {ctx.out_dir}` again; only what changed is made."]
-    notes = summary.get("notes") or []
-    if notes:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
+    if summary.notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in summary.notes]
     return "\n".join(lines) + "\n"

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from pipeline.desk import Desk
+from pipeline.run.desk import Desk
 from pipeline.errors import RuntimeFailure, UserError
-from pipeline.project import LoadedProject, load_project
-from pipeline.screenplay_file import ScreenplayFiles
+from pipeline.config.project import LoadedProject, load_project
+from pipeline.config.screenplay_file import ScreenplayFiles
 from pipeline.store import Store
 from stages.contracts import Screenplay, Shot
 
@@ -39,7 +39,7 @@ class RunContext:
             return Store(folder, shared=True)
         remote = None
         if config.is_url:
-            from pipeline.remote_store import RemoteStore
+            from pipeline.store.remote import RemoteStore
 
             remote = RemoteStore(config.url, config.options)
         return Store(self.out_dir / ".film" / "cache", remote)
@@ -82,7 +82,7 @@ def context_for(ref: RunRef) -> RunContext:
     project file with the screenplay the flow put in the store. A worker has its own Desk, so --budget and the
     provider limits hold per worker process there."""
     if ref not in _OPEN:
-        from pipeline import screenplay_file
+        from pipeline.config import screenplay_file
 
         ctx = open_context(Path(ref.project), Path(ref.out), ref.budget)
         shared = ctx.store.load(SHARED_SCREENPLAYS, ref.screenplay) if ref.screenplay else None

@@ -1,10 +1,9 @@
 """Contact sheet: every shot's still as a numbered thumbnail in one PNG grid."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from pipeline.store import temp_sibling
+from stages.files import write_atomically
 
 BACKGROUND, BADGE, INK = (24, 22, 28), (246, 239, 222), (24, 22, 28)
 
@@ -44,11 +43,5 @@ def make_contact_sheet(
         left, top, right, bottom = draw.textbbox(corner, str(number), font=font, anchor="ra")
         draw.rounded_rectangle([left - 2 * pad, top - 2 * pad, right + 2 * pad, bottom + 2 * pad], radius=2 * pad, fill=BADGE)
         draw.text(corner, str(number), font=font, fill=INK, anchor="ra")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out_path)
-    try:
-        sheet.save(tmp, format="PNG", compress_level=1)  # 4x faster than the default level, 15 % larger
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out_path
+    # compress level 1: 4x faster than the default level, 15 % larger
+    return write_atomically(out_path, lambda temp: sheet.save(temp, format="PNG", compress_level=1))

@@ -1,0 +1,85 @@
+"""The public entry point: make a film from a project file, as `film make` does.
+
+    from pipeline import make_film
+    summary = make_film("projects/pride.yaml", until="images")
+
+``make_film`` computes only what is not cached: with nothing to do it answers from the cache without
+starting Prefect; otherwise it runs the Prefect flow (``pipeline.prefect.flow``) and returns its summary.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from pipeline.errors import UserError
+from pipeline.outputs.manifest import RunSummary
+from pipeline.plan.planner import Slot
+from pipeline.plan.selection import Selection, make_selection
+from pipeline.run import progress
+from pipeline.run.context import RunContext, open_context
+from pipeline.run.jobs import Outcome
+
+RUNNERS = ("threads", "dask")
+
+
+def make_film(project: str | Path, out: str | Path | None = None, *, only: Sequence[str] | None = None,
+              force: Sequence[str] | None = None, shots: str | None = None, until: str | None = None,
+              budget: float | None = None, runner: str | None = None, listener: progress.Listener | None = None,
+              on_server: Callable[[str], None] | None = None) -> RunSummary:
+    """Make (or remake the stale parts of) the film of ``project``; the flags are `film make`'s. ``listener``
+    hears of the flow's progress (a display such as the CLI's bars is entered while the flow runs); ``on_server``
+    is told the URL of a running `film ui` the run reports to."""
+    from pipeline.outputs.finish import finish_run, record_wall_time
+    from pipeline.run.readiness import check_backends_can_run, warm_up_backends
+
+    started = time.perf_counter()
+    if runner not in (None, *RUNNERS):
+        raise UserError(f"--runner {runner}: unknown task runner", "use --runner threads or --runner dask")
+    ctx = open_context(Path(project), Path(out) if out is not None else None, budget)
+    args = {"only": _listed(only), "force": _listed(force), "shots": shots, "until": until}
+    sel = make_selection(**args)
+    check_backends_can_run(ctx.loaded, tuple(sel.run))
+    cached = cached_outcomes(ctx, sel)
+    if cached is not None:
+        return finish_run(ctx, cached, started)
+    from pipeline.prefect import early_server
+    from pipeline.prefect import env as prefect_env
+
+    url = prefect_env.configure(ctx.loaded.base_dir)
+    if url and on_server is not None:
+        on_server(url)
+    early_server.start()  # comes up while Prefect is imported below
+    from pipeline.prefect.flow import run_flow
+
+    if (runner or ctx.project.runner.kind) == "threads":  # Dask workers import in their own processes
+        warm_up_backends(ctx.loaded, tuple(sel.run))
+    early_server.wait_until_ready()
+    with progress.listening(listener):
+        summary = run_flow(ctx, args, runner)
+    summary = summary.model_copy(update={"wall_seconds": round(time.perf_counter() - started, 3)})
+    record_wall_time(ctx, summary.wall_seconds)
+    return summary
+
+
+def _listed(value: Sequence[str] | None) -> list[str] | None:
+    return list(value) if value is not None else None
+
+
+def cached_outcomes(ctx: RunContext, sel: Selection) -> dict[Slot, Outcome] | None:
+    """Every outcome from the cache when nothing needs computing (no flow is started then), else None."""
+    from pipeline.plan.planner import plan_to_run
+    from pipeline.run.script import ensure_screenplay, script_job, script_outcome, script_state
+    from pipeline.store import Freshness
+
+    job = script_job(ctx)
+    fresh = script_state(ctx, job) is Freshness.CACHED and not sel.forced("script", None)
+    if "script" in sel.run and not fresh:
+        return None
+    ensure_screenplay(ctx, run=False, job=job)  # raises, naming the command to run, when there is none to use
+    sel.check_shots(ctx.shots())
+    plan = plan_to_run(ctx, sel)
+    if plan.work():
+        return None
+    script = script_outcome(ctx)
+    return plan.cached_outcomes() | ({("script", None): script} if script else {})

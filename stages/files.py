@@ -1,0 +1,60 @@
+"""Files written whole or not at all: made under a temporary name beside the target, then renamed in one step.
+
+Both layers use it: a backend's journal and the stitcher's segment cache (``stages/``), the artifact store,
+the manifest and the outputs (``pipeline/``). Every temporary name holds ``.tmp-``, so the store's sweep
+finds what a killed run left behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+TEMP_MARK = ".tmp-"
+
+
+def temp_sibling(path: Path) -> Path:
+    """A unique temporary name next to ``path`` with the same suffix (so tools see the format)."""
+    return path.with_name(f"{path.stem}{TEMP_MARK}{uuid.uuid4().hex[:8]}{path.suffix}")
+
+
+def write_atomically(target: Path, render: Callable[[Path], Any], durable: bool = False) -> Path:
+    """Have ``render`` write a temporary file beside ``target``, then move it into place in one step, so readers
+    see the old file or the new one, never half of one. ``durable``: flush it to the disk before the rename (for
+    small records a crash must not lose; big media files skip the cost)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_sibling(target)
+    try:
+        render(temp)
+        if durable:
+            with open(temp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and durably."""
+    write_atomically(path, lambda temp: temp.write_bytes(data), durable=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Atomic, durable UTF-8 text write."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, obj: Any, indent: int | None = 2) -> None:
+    """Atomic, durable JSON write (pretty unless ``indent`` is None)."""
+    text = json.dumps(obj, indent=indent, default=str, ensure_ascii=False)
+    write_text_atomic(path, text + "\n" if indent is not None else text)
+
+
+def publish(source: Path, target: Path) -> None:
+    """Place a copy of a finished artifact at a user-facing path atomically. A copy, not a hard link: an
+    editor that saves in place (vim does for linked files) would otherwise change the cached artifact."""
+    write_atomically(target, lambda temp: shutil.copyfile(source, temp))
