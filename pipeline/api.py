@@ -37,8 +37,7 @@ def make_film(project: str | Path, out: str | Path | None = None, *, only: Seque
     if runner not in (None, *RUNNERS):
         raise UserError(f"--runner {runner}: unknown task runner", "use --runner threads or --runner dask")
     ctx = open_context(Path(project), Path(out) if out is not None else None, budget)
-    args = {"only": _listed(only), "force": _listed(force), "shots": shots, "until": until}
-    sel = make_selection(**args)
+    sel = make_selection(_listed(only), _listed(force), shots, until)
     check_backends_can_run(ctx.loaded, tuple(sel.run))
     cached = cached_outcomes(ctx, sel)
     if cached is not None:
@@ -56,7 +55,7 @@ def make_film(project: str | Path, out: str | Path | None = None, *, only: Seque
         warm_up_backends(ctx.loaded, tuple(sel.run))
     early_server.wait_until_ready()
     with progress.listening(listener):
-        summary = run_flow(ctx, args, runner)
+        summary = run_flow(ctx, {"only": _listed(only), "force": _listed(force), "shots": shots, "until": until}, runner)
     summary = summary.model_copy(update={"wall_seconds": round(time.perf_counter() - started, 3)})
     record_wall_time(ctx, summary.wall_seconds)
     return summary

@@ -78,7 +78,7 @@ def test_subtitles_follow_narration_timings(film):
     for shot in data["shots"]:
         record = ctx.store.load("narration", shot["artifacts"]["narration"]["key"])
         first = record.timings[0]
-        assert any(abs(c[0] - (start + first["start"])) < 0.05 for c in cues), (shot["shot"], start + first["start"])
+        assert any(abs(c[0] - (start + first.start)) < 0.05 for c in cues), (shot["shot"], start + first.start)
         start += math.ceil(shot["duration"] * 12 - 1e-6) / 12
     assert cues[-1][1] <= start + 0.05
     assert all(b > a for a, b, _ in cues)

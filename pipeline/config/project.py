@@ -164,7 +164,7 @@ class StoreConfig(Frozen):
     @property
     def is_url(self) -> bool:
         """True for an fsspec URL other than a plain local folder."""
-        return bool(self.url) and "://" in self.url and not self.url.startswith("file://")
+        return self.url is not None and "://" in self.url and not self.url.startswith("file://")
 
     def folder(self, base: Path) -> Path | None:
         """The local folder of a folder store (relative to ``base``), else None."""

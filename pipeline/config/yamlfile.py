@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from pipeline.errors import UserError
 
@@ -24,9 +25,10 @@ class YamlDocument:
             mark, opened = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)
             problem = getattr(exc, "problem", None) or str(exc)
-            if opened is not None and getattr(exc, "context", None) and (mark is None or opened.line != mark.line):
+            context = getattr(exc, "context", None)
+            if opened is not None and context and (mark is None or opened.line != mark.line):
                 # an unclosed bracket or quote is noticed lines later: name where it was opened too
-                problem += f" ({exc.context} that starts at line {opened.line + 1})"
+                problem += f" ({context} that starts at line {opened.line + 1})"
             raise UserError(f"{where}: YAML syntax error: {problem}", "fix the YAML syntax at the line(s) named") from None
         _refuse_duplicate_keys(path, self.node)
 
@@ -48,11 +50,10 @@ class YamlDocument:
             line = node.start_mark.line + 1
         for part in loc:
             if isinstance(node, yaml.MappingNode):
-                match = next((v for k, v in node.value if k.value == part), None)
-                key = next((k for k, v in node.value if k.value == part), None)
-                if match is None:
+                pair = next(((k, v) for k, v in node.value if k.value == part), None)
+                if pair is None:
                     break
-                line, node = key.start_mark.line + 1, match
+                line, node = pair[0].start_mark.line + 1, pair[1]
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
                 node = node.value[part]
                 line = node.start_mark.line + 1
@@ -108,7 +109,7 @@ def _refuse_duplicate_keys(path: Path, node: Any) -> None:
             _refuse_duplicate_keys(path, item)
 
 
-def _reason(err: dict[str, Any]) -> str:
+def _reason(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         return "unknown field (remove it or check its spelling)"

@@ -37,7 +37,7 @@ def make_contact_sheet(
         with Image.open(path) as still:  # every still is fitted into the first one's frame
             fit = min(thumb_width / still.width, thumb_height / still.height)
             fitted = (max(1, round(still.width * fit)), max(1, round(still.height * fit)))
-            thumb = still.convert("RGB").resize(fitted, Image.LANCZOS, reducing_gap=2.0)  # box-reduce, then Lanczos
+            thumb = still.convert("RGB").resize(fitted, Image.Resampling.LANCZOS, reducing_gap=2.0)  # box-reduce, then Lanczos
         sheet.paste(thumb, (x + (thumb_width - thumb.width) // 2, y + (thumb_height - thumb.height) // 2))
         corner = (x + thumb_width - 3 * pad, y + 3 * pad)  # top right: the still's own tag sits top left
         left, top, right, bottom = draw.textbbox(corner, str(number), font=font, anchor="ra")

@@ -44,17 +44,17 @@ def _identity(source: Path, target: Path) -> list:
 def _stored_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
     """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
     place = {shot.shot: i for i, shot in enumerate(ctx.shots())}  # film order, as the screenplay lists them
-    stills = sorted((o for (stage, _), o in outcomes.items() if stage == "images" and not o.refused),
-                    key=lambda o: place.get(o.shot, len(place)))
+    stills = sorted(((n, o.artifact) for (stage, n), o in outcomes.items() if stage == "images" and not o.refused
+                     and n is not None), key=lambda still: place.get(still[0], len(place)))
     if not stills:
         return None
-    key = digest([[o.shot, o.record.digest] for o in stills])
+    key = digest([[n, record.digest] for n, record in stills])
     sheet = ctx.store.root / "contact" / f"{key}.png"
     if not sheet.exists():
         from pipeline.outputs.contact_sheet import make_contact_sheet
 
         sheet.parent.mkdir(parents=True, exist_ok=True)
-        make_contact_sheet([(o.shot, ctx.store.path_of(o.record)) for o in stills], sheet)
+        make_contact_sheet([(n, ctx.store.path_of(record)) for n, record in stills], sheet)
     return sheet
 
 

@@ -7,7 +7,7 @@ the paid one. Narration lengths not yet known are taken at a reading pace of WOR
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipeline.config import screenplay_file
 from pipeline.run.context import RunContext, open_context
@@ -17,7 +17,7 @@ from pipeline.plan.selection import make_selection
 from pipeline.run.script import script_job, script_state
 from pipeline.store import Freshness
 from stages import calls
-from stages.contracts import AnimationRequest, Screenplay
+from stages.contracts import AnimationRequest, Screenplay, ScriptWriter
 
 WORDS_PER_SECOND = 2.6
 
@@ -29,7 +29,7 @@ def _screenplay(ctx: RunContext, request: Any) -> tuple[Screenplay, str]:
         return screenplay_file.load(files.path), f"shots from {files.path}"
     backend = ctx.loaded.backends["script"]
     if backend.provider is None:
-        return backend.write(request), f"shots from the {backend.name} screenwriter (not saved)"
+        return cast(ScriptWriter, backend).write(request), f"shots from the {backend.name} screenwriter (not saved)"
     from stages.script.rules import RulesScriptWriter
 
     return RulesScriptWriter().write(request), "shot count approximated by the offline rules screenwriter"

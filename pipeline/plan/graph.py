@@ -8,7 +8,7 @@ this one description.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from pipeline.run.context import RunContext
 from pipeline.run.jobs import Job, animation_job, image_job, narration_job, stitch_job
@@ -34,7 +34,7 @@ class FilmStage:
 
     name: str
     needs: tuple[str, ...]
-    job: Callable[[RunContext, list[tuple[Shot, Mapping[str, Record]]]], Job]
+    job: Callable[[RunContext, Sequence[tuple[Shot, Mapping[str, Record]]]], Job]
 
 
 SHOT_GRAPH = (  # in the order a shot's jobs are planned and submitted

@@ -78,12 +78,13 @@ def make_plan(ctx: RunContext, sel: Selection) -> Plan:
         for stage in SHOT_GRAPH:
             if stage.name not in needed:
                 continue
-            upstream = {need: plan.records.get((need, n)) for need in stage.needs}
-            ready = all(upstream.values())
+            upstream = {need: plan.records[(need, n)] for need in stage.needs if (need, n) in plan.records}
+            ready = len(upstream) == len(stage.needs)
             plan.settle(ctx, sel, (stage.name, n), stage.job(ctx, shot, upstream) if ready else None)
     if film_needed:
-        parts = [(s, {need: plan.records.get((need, s.shot)) for need in FILM_STAGE.needs}) for s in ctx.shots()]
-        ready = all(all(up.values()) for _, up in parts)
+        parts = [(s, {need: plan.records[(need, s.shot)] for need in FILM_STAGE.needs if (need, s.shot) in plan.records})
+                 for s in ctx.shots()]
+        ready = all(len(up) == len(FILM_STAGE.needs) for _, up in parts)
         plan.settle(ctx, sel, (FILM_STAGE.name, None), FILM_STAGE.job(ctx, parts) if ready else None)
     return plan
 

@@ -52,32 +52,37 @@ def publish_artifacts(ctx: RunContext, outcomes: dict[Slot, Outcome], summary: R
     def table() -> None:
         rows = screenplay_rows(ctx, outcomes)
         if rows:
-            artifacts.create_table_artifact(rows, key=artifact_key(name, "screenplay"), _sync=True,
-                                            description=f"**{name}**: the screenplay, one row per shot")
+            _create(artifacts.create_table_artifact, rows, key=artifact_key(name, "screenplay"),
+                    description=f"**{name}**: the screenplay, one row per shot")
 
     def sheet() -> None:
         markdown = contact_sheet_markdown(summary)
         if markdown:
-            artifacts.create_markdown_artifact(markdown, key=artifact_key(name, "contact-sheet"), _sync=True,
-                                               description=f"**{name}**: every shot's still")
+            _create(artifacts.create_markdown_artifact, markdown, key=artifact_key(name, "contact-sheet"),
+                    description=f"**{name}**: every shot's still")
 
     def ledger() -> None:
-        artifacts.create_table_artifact(ledger_rows(outcomes, summary), key=artifact_key(name, "ledger"), _sync=True,
-                                        description=f"**{name}**: jobs, work seconds and spend per stage")
+        _create(artifacts.create_table_artifact, ledger_rows(outcomes, summary), key=artifact_key(name, "ledger"),
+                description=f"**{name}**: jobs, work seconds and spend per stage")
 
     def film() -> None:
         link = film_link(summary)
         if link:
-            artifacts.create_link_artifact(link[0], link_text=link[1], key=artifact_key(name, "film"), _sync=True,
-                                           description=f"**{name}**: the finished film")
+            _create(artifacts.create_link_artifact, link[0], link_text=link[1], key=artifact_key(name, "film"),
+                    description=f"**{name}**: the finished film")
 
     def overview() -> None:
-        artifacts.create_markdown_artifact(summary_markdown(ctx, summary), key=artifact_key(name, "summary"),
-                                           _sync=True, description=f"**{name}**: outputs and refused shots")
+        _create(artifacts.create_markdown_artifact, summary_markdown(ctx, summary), key=artifact_key(name, "summary"),
+                description=f"**{name}**: outputs and refused shots")
 
     for what, make in (("screenplay", table), ("contact sheet", sheet), ("ledger", ledger), ("film link", film),
                        ("summary", overview)):
         _guarded(what, make)
+
+
+def _create(create: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Create an artifact now, from this (sync) flow: Prefect's artifact functions dispatch on ``_sync``."""
+    create(*args, _sync=True, **kwargs)
 
 
 def _guarded(what: str, make: Callable[[], None]) -> None:
@@ -101,7 +106,7 @@ def shot_status(mine: dict[str, Outcome]) -> str:
     """One shot's status in this run: 'refused: <stage>: <reason>', 'computed', 'cached' or '' (not in this run)."""
     refused = [o for o in mine.values() if o.refused]
     if refused:  # the stage that was refused itself, rather than those skipped because of it
-        first = min(refused, key=lambda o: (o.refused.startswith("skipped:"), STAGES.index(o.stage)))
+        first = min(refused, key=lambda o: (str(o.refused).startswith("skipped:"), STAGES.index(o.stage)))
         return f"refused: {first.stage}: {first.refused}"
     if any(o.computed for o in mine.values()):
         return "computed"
@@ -141,7 +146,7 @@ def ledger_rows(outcomes: dict[Slot, Outcome], summary: RunSummary) -> list[dict
         tally[2 if o.refused else 0 if o.computed else 1] += 1
     seen = set(counts) | set(work) | set(by_stage)
     order = [s for s in STAGES if s in seen] + sorted(seen - set(STAGES))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for stage in order:
         computed, cached, refused = counts.get(stage, (0, 0, 0))
         rows.append({"stage": stage, "jobs computed": computed, "jobs cached": cached, "jobs refused": refused,
@@ -174,7 +179,7 @@ def sheet_data_uri(path: Path, width: int = SHEET_WIDTH, quality: int = SHEET_QU
         image = image.convert("RGB")
     while True:
         if image.width > width:
-            image = image.resize((width, max(1, round(image.height * width / image.width))), Image.LANCZOS)
+            image = image.resize((width, max(1, round(image.height * width / image.width))), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=quality, optimize=True)
         uri = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

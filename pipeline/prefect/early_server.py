@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import RuntimeFailure
 from pipeline.prefect import server_settings
@@ -27,7 +28,7 @@ LOG_NAME = "run-server.log"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 
-_started: dict[str, object] = {}  # "server" (a ServerProcess) of this process; "migrated": the note to write
+_started: dict[str, Any] = {}  # "server" (a ServerProcess) of this process; "migrated": where to note its migration
 
 
 def start() -> bool:

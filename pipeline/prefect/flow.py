@@ -5,12 +5,13 @@ import time
 import uuid
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from pipeline.outputs.finish import finish_run, sheet_in_background
 from pipeline.outputs.manifest import RunSummary
@@ -27,8 +28,7 @@ from stages.contracts import Shot
 from stages.errors import ContentRejected
 
 # Transient faults are retried inside each task by the run's Desk (it honours a provider's Retry-After);
-# Prefect's own retries would re-run cached-input checks and ignore it.
-SHOT_TASK = dict(cache_policy=NO_CACHE, persist_result=False)
+# Prefect's own retries would re-run cached-input checks and ignore it. Results live in the store, not Prefect.
 
 
 def _reported(outcome: Outcome) -> Outcome:
@@ -57,11 +57,11 @@ def script_task(ctx: RunContext, sel: Selection) -> Outcome | None:
     return _reported(outcome) if outcome else script_outcome(ctx)
 
 
-@task(name="shot", task_run_name="{stage} · shot {number:02d}", **SHOT_TASK)
+@task(name="shot", task_run_name="{stage} · shot {number:02d}", cache_policy=NO_CACHE, persist_result=False)
 def shot_task(run: RunRef, stage: str, shot: Shot, number: int, upstream: tuple[Outcome, ...], force: bool) -> Outcome:
     """Make one shot's result of ``stage`` from its ``upstream`` results (the graph says which)."""
     ctx = context_for(run)
-    made_from = {o.stage: o.record for o in upstream}
+    made_from = {o.stage: o.artifact for o in upstream if not o.refused}
     return _shot_job(ctx, stage, number, lambda: SHOT_STAGES[stage].job(ctx, shot, made_from), force, upstream)
 
 
@@ -69,10 +69,10 @@ SHOT_STAGES = {stage.name: stage for stage in SHOT_GRAPH}
 SHOT_TASKS = {stage.name: shot_task.with_options(name=stage.name) for stage in SHOT_GRAPH}
 
 
-@task(name=FILM_STAGE.name, task_run_name=FILM_STAGE.name + " · film", **SHOT_TASK)
+@task(name=FILM_STAGE.name, task_run_name=FILM_STAGE.name + " · film", cache_policy=NO_CACHE, persist_result=False)
 def film_task(ctx: RunContext, parts: list[tuple[Shot, dict[str, Outcome]]], force: bool) -> Outcome:
     """Cut, subtitle, mix and export the film."""
-    records = [(shot, {stage: o.record for stage, o in up.items()}) for shot, up in parts]
+    records = [(shot, {stage: o.artifact for stage, o in up.items()}) for shot, up in parts]
     return _reported(run_job(ctx, FILM_STAGE.job(ctx, records), force))
 
 
@@ -83,36 +83,36 @@ def run_stages(ctx: RunContext, run: RunRef, sel: Selection, remote: bool) -> di
     plan = plan_to_run(ctx, sel)
     counts: dict[str, tuple[int, int]] = {}
     for (stage, _), status in plan.status.items():
-        todo, total = counts.get(stage, (0, 0))
-        counts[stage] = (todo + (status in (Status.RUN, Status.PENDING)), total + 1)
+        to_make, total = counts.get(stage, (0, 0))
+        counts[stage] = (to_make + (status in (Status.RUN, Status.PENDING)), total + 1)
     progress.planned(counts)
     results: dict[Slot, Any] = {}
     for shot in ctx.shots():
         n = shot.shot
-        for stage in SHOT_GRAPH:
-            slot = (stage.name, n)
-            status = plan.status.get(slot)
-            if status in (Status.RUN, Status.PENDING):
-                upstream = tuple(results[(need, n)] for need in stage.needs)
-                results[slot] = SHOT_TASKS[stage.name].submit(run, stage.name, shot, n, upstream,
-                                                              sel.forced(stage.name, n))
-            elif status is Status.CACHED:
+        for shot_stage in SHOT_GRAPH:
+            slot = (shot_stage.name, n)
+            todo = plan.status.get(slot)
+            if todo in (Status.RUN, Status.PENDING):
+                upstream = tuple(results[(need, n)] for need in shot_stage.needs)
+                results[slot] = SHOT_TASKS[shot_stage.name].submit(run, shot_stage.name, shot, n, upstream,
+                                                                   sel.forced(shot_stage.name, n))
+            elif todo is Status.CACHED:
                 results[slot] = plan.cached(slot)
     outcomes = {key: value if isinstance(value, Outcome) else value.result() for key, value in results.items()}
     if remote:
         for key, value in results.items():
             if not isinstance(value, Outcome):
                 _reported(outcomes[key])
-    film = (FILM_STAGE.name, None)
-    status = plan.status.get(film)
-    if status in (Status.RUN, Status.PENDING):
+    film: Slot = (FILM_STAGE.name, None)
+    todo = plan.status.get(film)
+    if todo in (Status.RUN, Status.PENDING):
         parts = [(s, {need: outcomes[(need, s.shot)] for need in FILM_STAGE.needs}) for s in ctx.shots()]
         parts = [(s, up) for s, up in parts if not any(o.refused for o in up.values())]
         if parts:  # the film goes on without refused shots; the summary lists them
             sheet = sheet_in_background(ctx, outcomes)
             outcomes[film] = film_task(ctx, parts, sel.forced(FILM_STAGE.name, None))
             sheet.join()
-    elif status is Status.CACHED:
+    elif todo is Status.CACHED:
         outcomes[film] = plan.cached(film)
     return outcomes
 
@@ -127,7 +127,7 @@ def _run_name() -> str:
 
 # Served runs use this default runner; local work stays bounded by the Desk's slots (the project's workers).
 @flow(name="film", flow_run_name=_run_name, persist_result=False, log_prints=False, validate_parameters=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=16))
+      task_runner=cast("TaskRunner[PrefectFuture[Any]]", ThreadPoolTaskRunner(max_workers=16)))
 def film_flow(
     project: str,
     out: str | None = None,

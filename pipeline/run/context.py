@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.run.desk import Desk
 from pipeline.errors import RuntimeFailure, UserError
-from pipeline.config.project import LoadedProject, load_project
+from pipeline.config.project import LoadedProject, Project, load_project
 from pipeline.config.screenplay_file import ScreenplayFiles
 from pipeline.store import Store
 from stages.contracts import Screenplay, Shot
@@ -21,12 +21,12 @@ class RunContext:
 
     loaded: LoadedProject
     out_dir: Path
+    desk: Desk  # the run's till, provider slots and retries
     screenplay: Screenplay | None = None
     notes: list[str] = field(default_factory=list)  # things the user should hear about at the end
-    desk: Desk | None = None  # the run's till, provider slots and retries (set by open_context)
 
     @property
-    def project(self):
+    def project(self) -> Project:
         """The validated project model."""
         return self.loaded.project
 
@@ -41,6 +41,7 @@ class RunContext:
         if config.is_url:
             from pipeline.store.remote import RemoteStore
 
+            assert config.url is not None
             remote = RemoteStore(config.url, config.options)
         return Store(self.out_dir / ".film" / "cache", remote)
 

@@ -11,17 +11,23 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
+
+from pydantic import BaseModel
 
 from pipeline.run.context import RunContext
 from pipeline.store import Record, digest, file_digest
 from stages.assets import FONT_SANS_BOLD
 from stages.contracts import (
     AnimationRequest,
+    Animator,
+    ImageMaker,
     ImageRequest,
     NarrationRequest,
+    Narrator,
     Shot,
     StitchRequest,
+    Stitcher,
     StitchShot,
 )
 
@@ -51,6 +57,12 @@ class Outcome:
     wall_s: float
     refused: str | None = None  # why the provider refused this shot's content (or its upstream's); no record then
 
+    @property
+    def artifact(self) -> Record:
+        """The stored result (an outcome that was refused has none)."""
+        assert self.record is not None, f"{self.stage} of shot {self.shot} was refused: it has no result"
+        return self.record
+
     @classmethod
     def refusal(cls, stage: str, shot: int | None, reason: str) -> "Outcome":
         """A job whose content was refused: the rest of the film goes on without this shot."""
@@ -62,7 +74,8 @@ def stage_key(ctx: RunContext, stage: str, inputs: dict[str, Any]) -> str:
     return digest({"stage": stage, "inputs": inputs, **ctx.loaded.backends[stage].identity()})
 
 
-def _result(model) -> dict[str, Any]:
+def _result(model: BaseModel) -> dict[str, Any]:
+    """A backend's result as its record keeps it: without the paths, which the store decides."""
     return model.model_dump(mode="json", exclude={"path", "video_path", "srt_path"})
 
 
@@ -75,7 +88,7 @@ def image_job(ctx: RunContext, shot: Shot) -> Job:
         speaker=shot.speaker, characters=present, width=project.format.width, height=project.format.height,
         seed=project.seed,
     )
-    backend = ctx.loaded.backends["images"]
+    backend = cast(ImageMaker, ctx.loaded.backends["images"])
     key = stage_key(ctx, "images", request.model_dump(mode="json"))
     return Job("images", shot.shot, key, {"main": ".png"}, lambda p: _result(backend.make_image(request, p["main"])),
                request)
@@ -101,7 +114,8 @@ def narration_job(ctx: RunContext, shot: Shot) -> Job:
         stat = voice_file.stat()
         stamp = [stat.st_size, int(stat.st_mtime)]
     key = stage_key(ctx, "narration", {"request": request.model_dump(mode="json"), "voice_file": stamp})
-    return Job("narration", shot.shot, key, {"main": ".wav"}, lambda p: _result(backend.narrate(request, p["main"])),
+    narrator = cast(Narrator, backend)
+    return Job("narration", shot.shot, key, {"main": ".wav"}, lambda p: _result(narrator.narrate(request, p["main"])),
                request)
 
 
@@ -124,7 +138,7 @@ def animation_job(ctx: RunContext, shot: Shot, image: Record, narration: Record)
         image_url=image.fresh_url(),
     )
     inputs = request.model_dump(mode="json", exclude={"image_path", "image_url"}) | {"image": image.digest}
-    backend = ctx.loaded.backends["animation"]
+    backend = cast(Animator, ctx.loaded.backends["animation"])
     key = stage_key(ctx, "animation", inputs)
     return Job("animation", shot.shot, key, {"main": ".mp4"}, lambda p: _result(backend.animate(request, p["main"])),
                request, needs=(image,))
@@ -151,7 +165,7 @@ def stitch_job(ctx: RunContext, parts: list[tuple[Shot, Record, Record]]) -> Job
         "music": file_digest(finish.music) if finish.music and finish.music.is_file() else None,
         "format": request.format.model_dump(),
     }
-    backend = ctx.loaded.backends["stitch"]
+    backend = cast(Stitcher, ctx.loaded.backends["stitch"])
     key = stage_key(ctx, "stitch", inputs)
     return Job("stitch", None, key, {"main": ".mp4", "srt": ".srt"},
                lambda p: _result(backend.stitch(request, p["main"], p["srt"])), request,

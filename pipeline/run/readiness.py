@@ -29,7 +29,7 @@ def check_backends_can_run(loaded: LoadedProject, stages: tuple[str, ...] = STAG
 def _check_voices(loaded: LoadedProject) -> None:
     """Fail before any work when the narrator cannot speak with the project's or a character's voice."""
     project, narrator = loaded.project, loaded.backends["narration"]
-    places = [(("narrator_voice",), project.narrator_voice)]
+    places: list[tuple[tuple[str | int, ...], str | None]] = [(("narrator_voice",), project.narrator_voice)]
     places += [(("characters", i, "voice"), c.voice) for i, c in enumerate(project.characters) if c.voice]
     found, hints = [], []
     for loc, voice in places:

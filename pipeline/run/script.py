@@ -71,7 +71,7 @@ def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job 
     if files.edited():
         backup = files.backup()
         ctx.notes.append(f"screenplay.yaml had your edits; they were saved to {backup} before it was regenerated")
-    files.write_generated(ctx.store.path_of(outcome.record).read_text(encoding="utf-8"), job.key)
+    files.write_generated(ctx.store.path_of(outcome.artifact).read_text(encoding="utf-8"), job.key)
     ctx.screenplay = screenplay_file.load(files.path)
     return outcome
 
@@ -80,12 +80,13 @@ def script_outcome(ctx: RunContext) -> Outcome | None:
     """The cached script artifact screenplay.yaml was generated from (None when there is none), for the manifest."""
     key = ctx.screenplay_files.generated_from()
     record = ctx.store.load("script", key) if key else None
-    return Outcome("script", None, key, record, computed=False, wall_s=0.0) if record else None
+    return Outcome("script", None, key, record, computed=False, wall_s=0.0) if key and record else None
 
 
 def share_screenplay(ctx: RunContext) -> str:
     """Keep the screenplay this run uses in the store, keyed by its text, so that workers on other machines
     (and workers here, while the user edits screenplay.yaml) read exactly this one; its key."""
+    assert ctx.screenplay is not None, "the screenplay is loaded before it is shared"
     text = screenplay_file.dump(ctx.screenplay)  # what this run parsed, whatever the file holds by now
     key = screenplay_file.text_digest(text)
 

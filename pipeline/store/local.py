@@ -53,12 +53,11 @@ class Store:
         try:
             record = Record.model_validate_json(path.read_bytes())
         except (OSError, ValueError):  # missing, cut short, or not a record (pydantic's errors are ValueErrors)
-            found = self.remote.read_json(f"{stage}/{key}.json") if self.remote else None
-            record = _record_or_none(found)
-            if record is not None:
-                write_json_atomic(path, record.as_json())
-                self._mark_pushed(record)
-            return record
+            shared = _record_or_none(self.remote.read_json(f"{stage}/{key}.json")) if self.remote else None
+            if shared is not None:
+                write_json_atomic(path, shared.as_json())
+                self._mark_pushed(shared)
+            return shared
         complete = all((self.root / rel).is_file() for rel in record.files.values())
         if self.remote and not self._pushed(record):
             if not complete:
@@ -113,26 +112,32 @@ class Store:
         if path in self._shared_journals:
             self._shared_journals.discard(path)
             try:
-                self.remote.remove(f"{stage}/{path.name}")
+                self._shared.remove(f"{stage}/{path.name}")
             except FilmError as exc:  # a stale journal only costs a status check of a finished job later
                 log.warning("could not remove the shared provider journal %s: %s", path.name, exc)
+
+    @property
+    def _shared(self) -> RemoteStore:
+        """The remote, for the code that runs only when there is one."""
+        assert self.remote is not None, "only a store with a remote shares its artifacts"
+        return self.remote
 
     def _pushed(self, record: Record) -> bool:
         marker = self.record_path(record.stage, record.key).with_suffix(".pushed")
         try:
-            return marker.read_text(encoding="utf-8") == self.remote.url
+            return marker.read_text(encoding="utf-8") == self._shared.url
         except OSError:
             return False
 
     def _mark_pushed(self, record: Record) -> None:
         """Note which remote holds this artifact (a changed store URL gets everything uploaded again)."""
-        write_text_atomic(self.record_path(record.stage, record.key).with_suffix(".pushed"), self.remote.url)
+        write_text_atomic(self.record_path(record.stage, record.key).with_suffix(".pushed"), self._shared.url)
 
     def _push(self, record: Record) -> None:
         """Upload a finished artifact made here: files first, the record last, then mark it pushed."""
         for rel in record.files.values():
-            self.remote.upload(self.root / rel, rel)
-        self.remote.write_json(f"{record.stage}/{record.key}.json", record.as_json())
+            self._shared.upload(self.root / rel, rel)
+        self._shared.write_json(f"{record.stage}/{record.key}.json", record.as_json())
         self._mark_pushed(record)
 
     def produce(
