@@ -1,7 +1,8 @@
 """The one table of backends per stage, plus plugins from the ``film.backends`` entry-point group.
 
 A plugin registers ``<stage>.<name> = "package.module:Class"`` under ``film.backends``.
-Modules are imported only when a backend is asked for, so listing stays cheap.
+Modules are imported only when a backend is asked for, so listing stays cheap; a class is checked against its
+stage's contract as it loads, so a broken plugin is named before a run rather than when a shot first calls it.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import importlib
 from importlib.metadata import entry_points
 
 from stages.backend import Backend
+from stages.conformance import contract_problem
 
 STAGES = ("script", "images", "animation", "narration", "stitch")
 
@@ -44,6 +46,18 @@ class UnknownBackend(LookupError):
         self.stage, self.name, self.known = stage, name, known
 
 
+class BrokenBackend(UnknownBackend):
+    """A registered backend that cannot be used: its module fails to import or its class breaks the contract."""
+
+    def __init__(self, stage: str, name: str, target: str, problem: str) -> None:
+        builtin = BUILTIN.get(stage, {}).get(name) == target
+        fix = ("reinstall film (pip install -e .); if it persists, it is a bug in film" if builtin else
+               f"fix or uninstall the plugin that registers it (entry point {stage}.{name} in the group film.backends)")
+        LookupError.__init__(self, f"the {'built-in' if builtin else 'plugin'} backend '{name}' ({target}) for {stage} "
+                                   f"{problem}; {fix}")
+        self.stage, self.name, self.known, self.target = stage, name, [], target
+
+
 def _plugin_table() -> dict[str, dict[str, str]]:
     table: dict[str, dict[str, str]] = {}
     for ep in entry_points(group="film.backends"):
@@ -63,9 +77,21 @@ def table() -> dict[str, dict[str, str]]:
 
 
 def backend_class(stage: str, name: str) -> type[Backend]:
-    """Import and return the class registered for ``stage``/``name``."""
+    """Import the class registered for ``stage``/``name`` and return it once it keeps the stage's contract
+    (UnknownBackend when nothing is registered under the name, BrokenBackend when it cannot be used)."""
     entries = table().get(stage, {})
     if name not in entries:
         raise UnknownBackend(stage, name, sorted(entries))
-    module_name, _, attr = entries[name].partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    target = entries[name]
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - whatever stops the import is reported as the cause
+        raise BrokenBackend(stage, name, target, f"cannot be imported: {type(exc).__name__}: {exc}") from exc
+    if not hasattr(module, attr):
+        raise BrokenBackend(stage, name, target, f"names no class: module {module_name} has no attribute '{attr}'")
+    cls = getattr(module, attr)
+    problem = contract_problem(stage, cls)
+    if problem:
+        raise BrokenBackend(stage, name, target, problem)
+    return cls

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
 from stages.cloud.base import CloudOptions, shot_label
 from stages.cloud.fal import FalBackend, upload
 from stages.contracts import AnimationRequest, AnimationResult
@@ -36,7 +38,8 @@ MODELS = {
 class FalAnimatorOptions(CloudOptions):
     """Which image-to-video model runs."""
 
-    model: Literal[KLING, LTX] = KLING
+    model: Literal[KLING, LTX] = Field(KLING, description="image-to-video model: Kling makes 5 or 10 s clips, LTX "
+                                                         "5 s ones")
 
 
 def clip_seconds(model: str, duration: float) -> int:

@@ -38,10 +38,13 @@ ALIGN_TOLERANCE = 1.0 / 128.0  # plane pixels: how far sample_view's origin may 
 class KenBurnsOptions(Frozen):
     """How far the camera travels and how the clip is encoded."""
 
-    zoom: float = Field(default=0.12, ge=0.0, le=0.5)
-    crf: int = Field(default=18, ge=0, le=51)
-    preset: str = CLIP_PRESET
-    x264_params: str = CLIP_X264
+    zoom: float = Field(default=0.12, ge=0.0, le=0.5, description="camera travel: how much closer the near end of "
+                                                                   "a push or pull is (0.12 = 12 %), and how far a pan "
+                                                                   "moves")
+    crf: int = Field(default=18, ge=0, le=51, description="x264 quality of a clip; lower is finer and bigger")
+    preset: str = Field(CLIP_PRESET, description="x264 preset; clips are intermediates the stitch decodes again, so "
+                                                 "speed over bytes")
+    x264_params: str = Field(CLIP_X264, description="x264 settings on top of the preset (fixed B-frames)")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from stages import calls
 from stages.cloud.base import CloudBackend, CloudOptions, shot_label
@@ -32,10 +32,12 @@ WORKING = ("queued", "dreaming")
 class LumaOptions(CloudOptions):
     """Which Ray model and resolution to generate, whether the clip loops, how the still reaches Luma."""
 
-    model: Literal["ray-2", "ray-flash-2"] = "ray-2"
-    resolution: Literal["540p", "720p", "1080p", "4k"] = "720p"
-    loop: bool = False
-    uploader: str | None = None  # provider that hosts the still when the image backend did not (e.g. "fal")
+    model: Literal["ray-2", "ray-flash-2"] = Field("ray-2", description="Ray model; ray-flash-2 is faster and "
+                                                                          "cheaper")
+    resolution: Literal["540p", "720p", "1080p", "4k"] = Field("720p", description="resolution Luma generates at")
+    loop: bool = Field(False, description="ask for a clip whose end flows back into its start")
+    uploader: str | None = Field(None, description="provider that hosts the still when the image backend did not: "
+                                                   "fal (needs FAL_KEY)")
 
     _known_uploader = field_validator("uploader")(known_uploader)
 

@@ -25,13 +25,21 @@ def shot_label(number: int, kind: str, prompt: str) -> str:
     return f'shot {number} {kind} "{shorten(prompt, LABEL_CHARS)}"'
 
 
+# How long a provider's hosted copy of a still is trusted to stay downloadable (image backends that host one).
+URL_LIFETIME = "seconds a hosted still is trusted to stay downloadable, for an animation backend to fetch"
+
+
 class CloudOptions(Frozen):
     """Options every cloud backend has; none of them changes a result, so none is in the cache key."""
 
-    base_url: str | None = None  # another endpoint (a proxy, a fake server); FILM_<PROVIDER>_BASE_URL also works
-    timeout_s: float = Field(default=120.0, gt=0)  # one HTTP request
-    poll_interval_s: float = Field(default=2.0, gt=0)  # first wait between polls of a job; doubles up to 30 s
-    deadline_s: float = Field(default=900.0, gt=0)  # how long to wait for one job before giving up this attempt
+    base_url: str | None = Field(None, description="another endpoint (a proxy, a fake server); "
+                                                   "`FILM_<PROVIDER>_BASE_URL` also works; one holding a password is "
+                                                   "refused")
+    timeout_s: float = Field(default=120.0, gt=0, description="seconds one HTTP request may take")
+    poll_interval_s: float = Field(default=2.0, gt=0, description="first wait between polls of a job, in seconds; "
+                                                                  "doubles up to 30 s")
+    deadline_s: float = Field(default=900.0, gt=0, description="seconds to wait for one job before giving up this "
+                                                               "attempt")
 
     _no_password = field_validator("base_url")(without_password)
 

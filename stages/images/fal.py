@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from stages.cloud.base import CloudBackend, CloudOptions
+from stages.cloud.base import URL_LIFETIME, CloudBackend, CloudOptions
 from stages.cloud.fal import FalBackend, rejected
 from stages.contracts import ImageRequest, ImageResult
 
@@ -24,8 +24,9 @@ MAX_PIXELS = 1_000_000  # fal prices FLUX by the megapixel: one image, one megap
 class FalImagesOptions(CloudOptions):
     """Which FLUX model draws, and how long fal's hosted copy of a still is trusted to stay reachable."""
 
-    model: Literal["fal-ai/flux/schnell", "fal-ai/flux/dev"] = "fal-ai/flux/schnell"
-    url_lifetime_s: float = Field(default=3600.0, gt=0)
+    model: Literal["fal-ai/flux/schnell", "fal-ai/flux/dev"] = Field("fal-ai/flux/schnell", description="FLUX model "
+                                                                     "that draws; dev is finer and costs more")
+    url_lifetime_s: float = Field(default=3600.0, gt=0, description=URL_LIFETIME)
 
 
 def generation_size(width: int, height: int) -> tuple[int, int]:

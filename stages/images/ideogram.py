@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from stages import calls
-from stages.cloud.base import CloudBackend, CloudOptions
+from stages.cloud.base import URL_LIFETIME, CloudBackend, CloudOptions
 from stages.cloud.download import LinkExpired, still_as_upload
 from stages.cloud.http import fields_of, unexpected_answer
 from stages.contracts import ImageRequest, ImageResult, ProjectPath
@@ -32,11 +32,14 @@ PROMPT_QUOTE = 80
 class IdeogramOptions(CloudOptions):
     """How Ideogram draws: speed/quality tier, Magic Prompt, what to avoid, pictures whose style to follow."""
 
-    rendering_speed: Literal["TURBO", "DEFAULT", "QUALITY"] = "TURBO"
-    magic_prompt: Literal["OFF", "ON", "AUTO"] = "OFF"  # OFF keeps the screenplay's prompt as written
-    negative_prompt: str = ""
-    style_images: tuple[ProjectPath, ...] = ()  # style reference pictures sent with every shot
-    url_lifetime_s: float = Field(default=3600.0, gt=0)  # how long a hosted still is trusted to stay downloadable
+    rendering_speed: Literal["TURBO", "DEFAULT", "QUALITY"] = Field("TURBO", description="speed/quality tier, "
+                                                                                       "priced per tier")
+    magic_prompt: Literal["OFF", "ON", "AUTO"] = Field("OFF", description="Ideogram's prompt rewriting; OFF keeps the "
+                                                                          "screenplay's prompt as written")
+    negative_prompt: str = Field("", description="what to keep out of every still")
+    style_images: tuple[ProjectPath, ...] = Field((), description="paths of style reference pictures sent with every "
+                                                                  "shot")
+    url_lifetime_s: float = Field(default=3600.0, gt=0, description=URL_LIFETIME)
 
 
 def aspect_ratio(width: int, height: int) -> str:

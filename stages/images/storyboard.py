@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import Field
 
 from stages import assets
 from stages.backend import Backend
@@ -56,8 +57,8 @@ WOODED = set("park garden gardens wood woods grounds shrubbery".split())
 class StoryboardOptions(Frozen):
     """Whether to draw the caption band and the shot number tag."""
 
-    caption: bool = True
-    shot_number: bool = True
+    caption: bool = Field(True, description="draw the shot's key words in a caption near the top")
+    shot_number: bool = Field(True, description="draw the shot's number as a tag beside the caption")
 
 
 def _palette(mood: str, time_of_day: str) -> dict:

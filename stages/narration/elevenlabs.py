@@ -36,14 +36,22 @@ _SPEAKABLE = re.compile(r"\w")
 class ElevenLabsOptions(CloudOptions):
     """Model, default voice, audio rate and optional voice settings of ElevenLabs narration."""
 
-    model_id: str = "eleven_multilingual_v2"
-    voice_id: str = DEFAULT_VOICE  # for speakers whose character names no voice
-    sample_rate: Literal[16000, 22050, 24000, 44100] = 22050  # raw PCM rate asked for (44100 needs the Pro tier)
-    stability: float | None = Field(default=None, ge=0.0, le=1.0)
-    similarity_boost: float | None = Field(default=None, ge=0.0, le=1.0)
-    style: float | None = Field(default=None, ge=0.0, le=1.0)
-    speed: float | None = Field(default=None, ge=0.7, le=1.2)
-    seed: int | None = Field(default=None, ge=0, le=4294967295)  # best-effort deterministic sampling
+    model_id: str = Field("eleven_multilingual_v2", description="ElevenLabs model, priced per character")
+    voice_id: str = Field(DEFAULT_VOICE, description="voice of speakers whose character names none (default: "
+                                                     "\"George\", the stock voice of ElevenLabs' examples)")
+    sample_rate: Literal[16000, 22050, 24000, 44100] = Field(22050, description="raw PCM rate asked for, in Hz "
+                                                                                "(44100 needs the Pro tier)")
+    stability: float | None = Field(default=None, ge=0.0, le=1.0, description="voice stability, 0 to 1; null = "
+                                                                             "the voice's own")
+    similarity_boost: float | None = Field(default=None, ge=0.0, le=1.0, description="closeness to the original "
+                                                                                    "voice, 0 to 1; null = the "
+                                                                                    "voice's own")
+    style: float | None = Field(default=None, ge=0.0, le=1.0, description="style exaggeration, 0 to 1; null = the "
+                                                                         "voice's own")
+    speed: float | None = Field(default=None, ge=0.7, le=1.2, description="speaking speed, 0.7 to 1.2; null = the "
+                                                                         "voice's own")
+    seed: int | None = Field(default=None, ge=0, le=4294967295, description="best-effort deterministic sampling; "
+                                                                           "null = none")
 
 
 class ElevenLabsNarrator(CloudBackend):

@@ -50,8 +50,10 @@ class PiperOptions(SpeechOptions):
     """How piper speaks."""
 
     length_scale: float = Field(1.0, gt=0.0, le=4.0, description="pace: above 1 slower, below 1 faster")
-    noise_scale: float | None = Field(None, ge=0.0, le=2.0, description="voice variation; None = the voice's")
-    noise_w_scale: float | None = Field(None, ge=0.0, le=2.0, description="rhythm variation; None = the voice's")
+    noise_scale: float | None = Field(None, ge=0.0, le=2.0, description="voice variation; null = the voice's own, "
+                                                                        "0 (with noise_w_scale 0) = bit-identical "
+                                                                        "re-narration")
+    noise_w_scale: float | None = Field(None, ge=0.0, le=2.0, description="rhythm variation; null = the voice's own")
 
 
 # Loaded voices, shared by every PiperNarrator in the process (a run's warm-up, its flow and served runs each

@@ -30,12 +30,13 @@ class Options(Frozen):
     max_seconds: float = Field(12.0, gt=0, description="longest shot aimed at, in seconds of narration")
     words_per_second: float = Field(2.6, gt=0, description="narration speed used to estimate shot length")
     max_sentences: int = Field(3, ge=1, description="most sentences in one shot")
-    max_shots_per_scene: int = Field(8, ge=1)
+    max_shots_per_scene: int = Field(8, ge=1, description="most shots in one scene; a longer run of narration or "
+                                                          "dialogue is cut into scenes of this size")
     default_setting: str = Field("an English country house interior", min_length=1,
                                  description="setting of a scene whose narration names no place")
     motions: tuple[str, ...] = Field(("slow push in", "pan right", "slow pull out", "pan left", "drift up"),
                                      min_length=1, description="camera moves, taken in turn shot by shot")
-    max_prompt_chars: int = Field(600, ge=200)
+    max_prompt_chars: int = Field(600, ge=200, description="longest image prompt written for a shot")
 
     @model_validator(mode="after")
     def _ordered(self) -> Options:
