@@ -63,25 +63,40 @@ class VideoFormat(Frozen):
     fps: int
 
 
+# The times of day an LLM screenwriter is offered; the rules writer and the image backends know these words, and a
+# shot may still say another (a hand-edited screenplay keeps its word).
+TIMES_OF_DAY = ("morning", "day", "evening", "night")
+
+
 class Shot(Frozen):
-    """One shot: a line of narration and the picture that goes with it."""
+    """One shot: a line of narration and the picture that goes with it.
+
+    The field descriptions are what an LLM screenwriter reads (stages.script.draft): "the text" is the part of the
+    book it is given and "the list" the project's characters in its prompt.
+    """
 
     shot: int = Field(ge=1, description="stable shot number; --shots refers to it")
-    narration: Narration
-    speaker: str = "narrator"
-    characters: tuple[str, ...] = ()
-    image_prompt: str = Field(min_length=1)
-    motion: str = "slow push in"
-    mood: str = "calm"
-    time_of_day: str = "day"
+    narration: Narration = Field(description="1-3 consecutive sentences copied word for word from the text "
+                                             "(5-12 seconds spoken); never paraphrased, never skipped")
+    speaker: str = Field("narrator", description="'narrator', or the character name (from the list) whose spoken "
+                                                 "words the narration is")
+    characters: tuple[str, ...] = Field((), description="names (from the list) of the characters seen in the picture")
+    image_prompt: str = Field(min_length=1, description="what the picture shows, for an image model: subject, place, "
+                                                        "action, light, framing, with each character's look and the "
+                                                        "visual style spelled out (the image model knows no names)")
+    motion: str = Field("slow push in", description="camera move, e.g. slow push in, slow pull out, pan left, "
+                                                    "pan right, drift up")
+    mood: str = Field("calm", description="one word: calm, tense, somber, romantic, comic, cheerful or eager")
+    time_of_day: str = Field("day", json_schema_extra={"enum": list(TIMES_OF_DAY)})
 
 
 class Scene(Frozen):
-    """A run of shots in one place and mood."""
+    """A run of shots in one place and mood (field descriptions as for Shot)."""
 
     scene: int = Field(ge=1)
-    setting: str = ""
-    mood: str = "calm"
+    setting: str = Field("", description="the place, in a few words (keep the same words while the scene "
+                                         "continues, also across parts)")
+    mood: str = Field("calm", description="the scene's mood, one word")
     shots: tuple[Shot, ...] = Field(min_length=1)
 
 

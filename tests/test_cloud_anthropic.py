@@ -8,7 +8,7 @@ import pytest
 
 from stages import calls
 from stages.calls import Call, Till
-from stages.contracts import Character, ScriptRequest
+from stages.contracts import Character, ScriptRequest, Shot
 from stages.errors import AuthError, BudgetExceeded, ContentRejected, InputError, StageError, TransientError
 from stages.script.anthropic import AnthropicScriptWriter
 from stages.script.llm_schema import INPUT_SCHEMA, SYSTEM, TOOL, DraftPart, assemble, chunks
@@ -76,6 +76,15 @@ def test_writes_the_screenplay_with_a_forced_tool_call(server, call):
     assert [(c.item, c.units) for c in call.charges] == [(IN_ITEM, usage_in), (OUT_ITEM, call.charges[1].units)]
     assert call.charges[0].usd == pytest.approx(usage_in * 3e-6)
     assert call.till.spent_usd == pytest.approx(sum(c.usd for c in call.charges))  # the reservation was released
+
+
+def test_the_schema_sent_is_generated_from_the_shot_contract(server, call):
+    writer().write(REQUEST)
+    [body] = sent(server)
+    shot = body["tools"][0]["input_schema"]["properties"]["scenes"]["items"]["properties"]["shots"]["items"]
+    written = {name: info for name, info in Shot.model_fields.items() if name != "shot"}  # we number the shots
+    assert list(shot["properties"]) == shot["required"] == list(written)
+    assert all(shot["properties"][name].get("description") == info.description for name, info in written.items())
 
 
 def test_a_long_text_goes_in_parts_numbered_across_the_film(server, call):

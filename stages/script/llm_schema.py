@@ -1,5 +1,6 @@
-"""What an LLM screenwriter shares with any provider: the screenplay tool schema, the prompts, chunking of a
-long text at paragraph boundaries, validation of the model's answer and the assembly of the parts.
+"""What an LLM screenwriter shares with any provider: the screenplay tool (its schema generated from the contracts
+in stages.script.draft), the prompts, chunking of a long text at paragraph boundaries, validation of the model's
+answer and the assembly of the parts.
 
 The model writes scenes of shots without numbers; shots and scenes are numbered here, in film order across
 every part. A part whose first scene has the same setting as the previous part's last scene continues it.
@@ -9,51 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from stages.contracts import Character, Narration, Scene, Screenplay, ScriptRequest, Shot
+from stages.contracts import Character, Scene, Screenplay, ScriptRequest, Shot
+from stages.script.draft import DraftPart, DraftScene, screenplay_schema
 from stages.script.sentences import alias_table
 
 TOOL_NAME = "write_screenplay"
-_WORDS = {"type": "string"}
-_SHOT = {
-    "type": "object",
-    "properties": {
-        "narration": {**_WORDS, "description": "1-3 consecutive sentences copied word for word from the text "
-                                               "(5-12 seconds spoken); never paraphrased, never skipped"},
-        "speaker": {**_WORDS, "description": "'narrator', or the character name (from the list) whose spoken "
-                                             "words the narration is"},
-        "characters": {"type": "array", "items": _WORDS,
-                       "description": "names (from the list) of the characters seen in the picture"},
-        "image_prompt": {**_WORDS, "description": "what the picture shows, for an image model: subject, place, "
-                                                  "action, light, framing, with each character's look and the "
-                                                  "visual style spelled out (the image model knows no names)"},
-        "motion": {**_WORDS, "description": "camera move, e.g. slow push in, slow pull out, pan left, pan right, "
-                                            "drift up"},
-        "mood": {**_WORDS, "description": "one word: calm, tense, somber, romantic, comic, cheerful or eager"},
-        "time_of_day": {"type": "string", "enum": ["morning", "day", "evening", "night"]},
-    },
-    "required": ["narration", "speaker", "characters", "image_prompt", "motion", "mood", "time_of_day"],
-    "additionalProperties": False,
-}
-INPUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "scenes": {"type": "array", "minItems": 1, "items": {
-            "type": "object",
-            "properties": {
-                "setting": {**_WORDS, "description": "the place, in a few words (keep the same words while the "
-                                                     "scene continues, also across parts)"},
-                "mood": {**_WORDS, "description": "the scene's mood, one word"},
-                "shots": {"type": "array", "minItems": 1, "items": _SHOT},
-            },
-            "required": ["setting", "mood", "shots"],
-            "additionalProperties": False,
-        }},
-    },
-    "required": ["scenes"],
-    "additionalProperties": False,
-}
+INPUT_SCHEMA: dict[str, Any] = screenplay_schema()
 TOOL: dict[str, Any] = {
     "name": TOOL_NAME,
     "description": "Record the screenplay of this part of the text: its scenes, each a run of narrated shots.",
@@ -74,35 +38,6 @@ of the characters seen in the picture.
 framing, with each visible character's appearance from their description, in the given visual style. The \
 image model knows no names, so describe people by their looks. Keep the style consistent from shot to shot.
 - motion is a gentle camera move suited to the shot; mood and time_of_day follow the text."""
-
-
-class DraftShot(BaseModel):
-    """A shot as the model writes it: no number yet."""
-
-    model_config = ConfigDict(extra="ignore")
-    narration: Narration
-    speaker: str = "narrator"
-    characters: tuple[str, ...] = ()
-    image_prompt: str = Field(min_length=1)
-    motion: str = "slow push in"
-    mood: str = "calm"
-    time_of_day: str = "day"
-
-
-class DraftScene(BaseModel):
-    """A scene as the model writes it."""
-
-    model_config = ConfigDict(extra="ignore")
-    setting: str = ""
-    mood: str = "calm"
-    shots: tuple[DraftShot, ...] = Field(min_length=1)
-
-
-class DraftPart(BaseModel):
-    """The tool input for one part of the text."""
-
-    model_config = ConfigDict(extra="ignore")
-    scenes: tuple[DraftScene, ...] = Field(min_length=1)
 
 
 def chunks(text: str, limit: int) -> list[str]:
