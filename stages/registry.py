@@ -41,6 +41,8 @@ BUILTIN: dict[str, dict[str, str]] = {
 class UnknownBackend(LookupError):
     """A project named a backend nobody registered."""
 
+    hint = "use one of the known backends (film backends lists them)"
+
     def __init__(self, stage: str, name: str, known: list[str]) -> None:
         super().__init__(f"unknown {stage} backend '{name}'; known: {', '.join(known) or 'none'}")
         self.stage, self.name, self.known = stage, name, known
@@ -51,10 +53,11 @@ class BrokenBackend(UnknownBackend):
 
     def __init__(self, stage: str, name: str, target: str, problem: str) -> None:
         builtin = BUILTIN.get(stage, {}).get(name) == target
-        fix = ("reinstall film (pip install -e .); if it persists, it is a bug in film" if builtin else
-               f"fix or uninstall the plugin that registers it (entry point {stage}.{name} in the group film.backends)")
+        self.hint = ("reinstall film (pip install -e .); if it persists, it is a bug in film" if builtin else
+                     f"fix or uninstall the plugin that registers it (entry point {stage}.{name} in the group "
+                     "film.backends)")
         LookupError.__init__(self, f"the {'built-in' if builtin else 'plugin'} backend '{name}' ({target}) for {stage} "
-                                   f"{problem}; {fix}")
+                                   f"{problem}")
         self.stage, self.name, self.known, self.target = stage, name, [], target
 
 

@@ -265,7 +265,7 @@ def _make_backend(document: YamlDocument, stage: str, config: StageConfig, base:
     try:
         cls = backend_class(stage, config.backend)
     except UnknownBackend as exc:
-        raise UserError(f"{document.where(loc)}: stages.{stage}.backend: {exc}", "use one of the known backends (film backends lists them)") from None
+        raise UserError(f"{document.where(loc)}: stages.{stage}.backend: {exc}", exc.hint) from None
     secret = [name for name in _secret_names(config.options) if name.split(".")[0] not in cls.Options.model_fields]
     if secret:
         where = document.where(("stages", stage, "options", *secret[0].split(".")))
