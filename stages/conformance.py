@@ -51,6 +51,7 @@ def _takes(cls: type, method: str, count: int) -> str | None:
     try:
         signature.bind(*receiver, *[None] * count)
     except TypeError:
-        stars = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+        stars: dict[inspect._ParameterKind, str] = {inspect.Parameter.VAR_POSITIONAL: "*",
+                                                    inspect.Parameter.VAR_KEYWORD: "**"}
         return ", ".join(stars.get(p.kind, "") + p.name for p in signature.parameters.values())
     return None

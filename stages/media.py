@@ -102,13 +102,13 @@ class FrameReader:
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
                "-i", str(self.path), "-vf", scale, *limit, "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1"]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL)
-        widen_pipe(self._proc.stdout)
+        self._out = _widened(self._proc.stdout)
 
     def read(self) -> Any | None:
         """The next frame as a read-only (height * 3 / 2, width) uint8 array, or None after the last one."""
         import numpy as np
 
-        data = self._proc.stdout.read(self.frame_bytes)
+        data = self._out.read(self.frame_bytes)
         if len(data) == self.frame_bytes:
             return np.frombuffer(data, np.uint8).reshape(self.size[1] * 3 // 2, self.size[0])
         if self._proc.wait() != 0:
@@ -122,8 +122,15 @@ class FrameReader:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
-        self._proc.stdout.close()
+        self._out.close()
         self._log.close()
+
+
+def _widened(pipe: IO[bytes] | None) -> IO[bytes]:
+    """A process's pipe (Popen types it as optional), widened."""
+    assert pipe is not None, "the process was started with this pipe"
+    widen_pipe(pipe)
+    return pipe
 
 
 class FrameWriter:
@@ -139,13 +146,13 @@ class FrameWriter:
             *output_args, "-f", "mp4", str(self.path),
         ]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
-        widen_pipe(self._proc.stdin)
+        self._in = _widened(self._proc.stdin)
 
     def write(self, *planes: Any) -> None:
         """Send one frame (one contiguous array, or the planes of a planar frame in order)."""
         try:
             for plane in planes:
-                self._proc.stdin.write(memoryview(plane))
+                self._in.write(memoryview(plane))
         except OSError:  # a broken pipe: ffmpeg stopped
             self._proc.wait()
             self._fail()
@@ -153,7 +160,7 @@ class FrameWriter:
     def close(self) -> None:
         """Finish the encode; raise StageError with ffmpeg's stderr tail if it failed."""
         try:
-            self._proc.stdin.close()
+            self._in.close()
         except OSError:
             pass
         if self._proc.wait() != 0:

@@ -13,7 +13,7 @@ from stages.contracts import Character, ScriptRequest
 from stages.errors import InputError
 from stages.registry import backend_class
 from stages.script import prompts
-from stages.script.rules import Options, RulesScriptWriter
+from stages.script.rules import RulesOptions as Options, RulesScriptWriter
 from stages.script.sentences import alias_table, attribution, paragraphs, sentences
 
 TEXT = Path(__file__).resolve().parents[1] / "assets" / "texts" / "pride_and_prejudice.txt"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -15,8 +15,8 @@ from stages.cloud.base import CloudOptions, shot_label
 from stages.cloud.fal import FalBackend, upload
 from stages.contracts import AnimationRequest, AnimationResult
 
-KLING = "fal-ai/kling-video/v2.1/standard/image-to-video"
-LTX = "fal-ai/ltx-video/image-to-video"
+VideoModel = Literal["fal-ai/kling-video/v2.1/standard/image-to-video", "fal-ai/ltx-video/image-to-video"]
+KLING, LTX = get_args(VideoModel)
 PROMPT_CHARS = 2000
 
 
@@ -38,7 +38,7 @@ MODELS = {
 class FalAnimatorOptions(CloudOptions):
     """Which image-to-video model runs."""
 
-    model: Literal[KLING, LTX] = Field(KLING, description="image-to-video model: Kling makes 5 or 10 s clips, LTX "
+    model: VideoModel = Field(KLING, description="image-to-video model: Kling makes 5 or 10 s clips, LTX "
                                                          "5 s ones")
 
 
@@ -60,6 +60,7 @@ class FalAnimator(FalBackend):
     name = "fal"
     version = "1"
     Options = FalAnimatorOptions
+    options: FalAnimatorOptions
 
     def estimate(self, request: AnimationRequest) -> list[tuple[str, float]]:
         """One clip, billed per second of the length the model makes."""

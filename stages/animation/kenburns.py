@@ -170,6 +170,7 @@ class KenBurnsAnimator(Backend):
     name = "kenburns"
     version = "2"  # views sampled by a separable resize (origin within 1/128 pixel)
     Options = KenBurnsOptions
+    options: KenBurnsOptions
     packages = ("cv2", "numpy", "PIL", "imageio_ffmpeg")
 
     def animate(self, request: AnimationRequest, out_path: Path) -> AnimationResult:

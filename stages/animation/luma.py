@@ -69,6 +69,7 @@ class LumaAnimator(CloudBackend):
 
     name = "luma"
     Options = LumaOptions
+    options: LumaOptions
     packages = ("lumaai",)
     env_keys = ("LUMAAI_API_KEY",)  # what the lumaai SDK itself reads
     provider = "luma"

@@ -48,6 +48,8 @@ class CloudBackend(Backend):
     """A backend that calls a provider's API; subclasses set provider, env_keys and default_url."""
 
     default_url: ClassVar[str]
+    provider: ClassVar[str]
+    options: CloudOptions
     refusal_hint: ClassVar[str] = REWORD_SHOT  # what to do when the provider refuses the content
     unkeyed_options = frozenset({"base_url", "timeout_s", "poll_interval_s", "deadline_s"})
 

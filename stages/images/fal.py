@@ -33,7 +33,8 @@ def generation_size(width: int, height: int) -> tuple[int, int]:
     """The size to ask FLUX for: the frame's aspect, at most a megapixel, sides at least
     ``MIN_SIDE`` and multiples of ``MULTIPLE`` (the still is fitted to the exact frame afterwards)."""
     scale = max(MIN_SIDE / min(width, height), min(1.0, math.sqrt(MAX_PIXELS / (width * height))))
-    return tuple(max(MIN_SIDE, int(side * scale) // MULTIPLE * MULTIPLE) for side in (width, height))
+    width, height = (max(MIN_SIDE, int(side * scale) // MULTIPLE * MULTIPLE) for side in (width, height))
+    return width, height
 
 
 def flux_prompt(request: ImageRequest) -> str:
@@ -50,6 +51,7 @@ class FalImages(FalBackend):
     name = "fal"
     version = "1"
     Options = FalImagesOptions
+    options: FalImagesOptions
     unkeyed_options = CloudBackend.unkeyed_options | {"url_lifetime_s"}
 
     def estimate(self, request: ImageRequest) -> list[tuple[str, float]]:

@@ -70,13 +70,13 @@ class IdeogramImages(CloudBackend):
     name = "ideogram"
     version = "1"
     Options = IdeogramOptions
+    options: IdeogramOptions
     packages = ("requests", "httpx", "PIL")
     env_keys = ("IDEOGRAM_API_KEY",)
     provider = "ideogram"
     concurrency = 4
     default_url = "https://api.ideogram.ai"
     unkeyed_options = CloudBackend.unkeyed_options | {"url_lifetime_s"}
-    options: IdeogramOptions
 
     def estimate(self, request: ImageRequest) -> list[tuple[str, float]]:
         """One image at the rendering speed's price (the character-reference price when one is sent)."""

@@ -25,7 +25,8 @@ def seeded_rng(*parts: object) -> np.random.Generator:
 
 def mix(a, b, t: float) -> tuple[int, int, int]:
     """Colour ``a`` moved ``t`` of the way to ``b``."""
-    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
+    red, green, blue = (int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))
+    return red, green, blue
 
 
 def soften(img: Image.Image, radius: float) -> Image.Image:

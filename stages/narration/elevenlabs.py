@@ -60,6 +60,7 @@ class ElevenLabsNarrator(CloudBackend):
     name = "elevenlabs"
     version = "1"
     Options = ElevenLabsOptions
+    options: ElevenLabsOptions
     packages = ("elevenlabs", "httpx", "pysbd")
     env_keys = ("ELEVENLABS_API_KEY",)
     provider = "elevenlabs"
@@ -147,7 +148,7 @@ def speakable_sentences(text: str) -> list[str]:
 
 def _detail(exc: BaseException) -> dict[str, Any]:
     """The ``detail`` object of an ElevenLabs error answer behind ``exc`` ({} when there is none)."""
-    body = exc.answer
+    body = getattr(exc, "answer", None)
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail if isinstance(detail, dict) else {}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -50,7 +50,7 @@ class _Voice(ctypes.Structure):
 
 
 @ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-def _collect(wav: ctypes.POINTER(ctypes.c_short), count: int, _events: int) -> int:
+def _collect(wav: Any, count: int, _events: int) -> int:  # wav: a POINTER(c_short)
     if wav and count > 0:
         _chunks.append(ctypes.string_at(wav, count * 2))
     return 0  # carry on
@@ -68,6 +68,7 @@ class EspeakNarrator(SentenceNarrator):
     name = "espeak"
     version = "3"  # years, money and numerals read in words
     Options = EspeakOptions
+    options: EspeakOptions
     packages = ("espeakng_loader", "pysbd")
 
     def synthesize(self, sentences: list[str], voice: str | None) -> tuple[int, list[np.ndarray]]:

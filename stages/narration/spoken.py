@@ -45,7 +45,7 @@ def roman_value(numeral: str) -> int:
     return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
 
 
-def _words(number: int, to: str = "cardinal") -> str:
+def _words(number: int | float, to: str = "cardinal") -> str:
     from num2words import num2words
 
     return num2words(number, to=to, lang="en")

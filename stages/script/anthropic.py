@@ -33,7 +33,7 @@ REFUSED = ("the model declined this chapter text on content grounds: use another
            "screenplay.yaml by hand")
 
 
-class Options(CloudOptions):
+class AnthropicOptions(CloudOptions):
     """Which Claude model writes, how much it may write per part, and how long a part may be."""
 
     model: str = Field("claude-sonnet-4-6", min_length=1, description="Claude model id (priced in the price table)")
@@ -74,7 +74,8 @@ class AnthropicScriptWriter(CloudBackend):
 
     name = "anthropic"
     version = "1"
-    Options = Options
+    Options = AnthropicOptions
+    options: AnthropicOptions
     packages = ("anthropic",)
     env_keys = ("ANTHROPIC_API_KEY",)
     provider = "anthropic"
@@ -88,7 +89,8 @@ class AnthropicScriptWriter(CloudBackend):
             hint = "give the script stage some story text: check source.chapter or the start/end markers"
             raise InputError("the source text is empty", hint=hint)
         parts = chunks(request.text, self.options.chunk_chars)
-        call, client, drafts = calls.current(), None, []
+        call, client = calls.current(), None
+        drafts: list[DraftPart] = []
         for index, text in enumerate(parts, start=1):
             what = f"screenplay of part {index}/{len(parts)}"
             note = f"anthropic part {index}/{len(parts)} {hashlib.sha256(text.encode()).hexdigest()[:16]}"

@@ -5,7 +5,7 @@ ignored, so neither costs a repair round; ``screenplay_schema()`` still asks for
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 
@@ -15,16 +15,21 @@ from stages.script.strict_schema import strict_schema
 
 def derived(model: type[BaseModel], name: str, doc: str, *, without: str, **types: Any) -> type[BaseModel]:
     """A model named ``name`` with ``model``'s fields but ``without``, the field types in ``types`` swapped in."""
-    fields = {key: (types.get(key, info.annotation), info)
-              for key, info in model.model_fields.items() if key != without}
+    fields: dict[str, Any] = {key: (types.get(key, info.annotation), info)
+                              for key, info in model.model_fields.items() if key != without}
     return create_model(name, __config__=ConfigDict(extra="ignore"), __doc__=doc, **fields)
 
 
-DraftShot = derived(Shot, "DraftShot", "A shot as the model writes it: no number yet.", without="shot")
-DraftScene = derived(Scene, "DraftScene", "A scene as the model writes it: no number yet.", without="scene",
-                     shots=tuple[DraftShot, ...])
-DraftPart = derived(Screenplay, "DraftPart", "The tool input for one part of the text: its scenes.", without="title",
-                    scenes=tuple[DraftScene, ...])
+if TYPE_CHECKING:  # to a type checker, a draft reads as the model it is derived from
+    DraftShot = Shot
+    DraftScene = Scene
+    DraftPart = Screenplay
+else:
+    DraftShot = derived(Shot, "DraftShot", "A shot as the model writes it: no number yet.", without="shot")
+    DraftScene = derived(Scene, "DraftScene", "A scene as the model writes it: no number yet.", without="scene",
+                         shots=tuple[DraftShot, ...])
+    DraftPart = derived(Screenplay, "DraftPart", "The tool input for one part of the text: its scenes.",
+                        without="title", scenes=tuple[DraftScene, ...])
 
 
 def screenplay_schema() -> dict[str, Any]:

@@ -23,7 +23,7 @@ from stages.script.sentences import (
 )
 
 
-class Options(Frozen):
+class RulesOptions(Frozen):
     """How long shots and scenes may be, and the defaults for what the text does not say."""
 
     min_seconds: float = Field(5.0, gt=0, description="shortest shot aimed at, in seconds of narration")
@@ -39,7 +39,7 @@ class Options(Frozen):
     max_prompt_chars: int = Field(600, ge=200, description="longest image prompt written for a shot")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Options:
+    def _ordered(self) -> RulesOptions:
         if self.min_seconds > self.max_seconds:
             raise ValueError("min_seconds must not exceed max_seconds")
         return self
@@ -64,7 +64,8 @@ class RulesScriptWriter(Backend):
 
     name = "rules"
     version = "2"  # words of any alphabet in prompts
-    Options = Options
+    Options = RulesOptions
+    options: RulesOptions
     packages = ("pysbd",)
 
     def write(self, request: ScriptRequest) -> Screenplay:
@@ -77,7 +78,7 @@ class RulesScriptWriter(Backend):
         paras = self._paragraphs(request.text, segmenter)
         self._attribute(paras, table, request.characters)
         self._cast(paras, table, {c.name: gender(c) for c in request.characters})
-        scenes = []
+        scenes: list[Scene] = []
         for number, (continues, chunk) in enumerate(self._scene_chunks(paras), start=1):
             scenes.append(self._scene(number, chunk, continues, scenes, paras, table, request))
         return Screenplay(title=request.title, scenes=tuple(scenes))

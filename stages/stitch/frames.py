@@ -103,6 +103,7 @@ class SegmentPainter:
 
     def _overlay(self, cue: Cue) -> Overlay:
         if cue.lines not in self.overlays:
+            assert self.renderer is not None, "cues are drawn only when subtitles are burnt in"
             self.overlays[cue.lines] = self.renderer.render(cue)
         return self.overlays[cue.lines]
 

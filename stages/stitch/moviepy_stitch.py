@@ -53,6 +53,7 @@ class MoviepyStitcher(Backend):
     name = "moviepy"
     version = "4"  # cues shrunk to fit the frame
     Options = MoviepyOptions
+    options: MoviepyOptions
     packages = ("moviepy", "cv2", "numpy", "scipy", "soundfile", "pyloudnorm", "PIL", "imageio_ffmpeg")
 
     def stitch(self, request: StitchRequest, video_path: Path, srt_path: Path) -> StitchResult:

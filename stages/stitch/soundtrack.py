@@ -130,12 +130,12 @@ def loudness(pcm: Any) -> float:
     if len(pcm) < 4 * step:
         pcm = np.pad(pcm, ((0, 4 * step - len(pcm)), (0, 0)))
     sos, end = k_weighting(), len(pcm) // step * step
-    state, energy = np.zeros((len(sos), pcm.shape[1], 2)), []
+    state, parts = np.zeros((len(sos), pcm.shape[1], 2)), []
     for at in range(0, end, 100 * step):  # ten seconds at a time: small buffers, filter state carried over
         part = np.ascontiguousarray(pcm[at:min(at + 100 * step, end)].T, dtype=np.float64)
         weighted, state = sosfilt(sos, part, axis=1, zi=state)
-        energy.append(np.square(weighted, out=weighted).reshape(len(part), -1, step).sum(axis=(0, 2)))  # gains 1.0
-    energy = np.concatenate(energy)
+        parts.append(np.square(weighted, out=weighted).reshape(len(part), -1, step).sum(axis=(0, 2)))  # gains 1.0
+    energy = np.concatenate(parts)
     blocks = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * step)
     with np.errstate(divide="ignore"):
         levels = -0.691 + 10.0 * np.log10(blocks)
