@@ -9,8 +9,8 @@ starting Prefect; otherwise it runs the Prefect flow (``pipeline.prefect.flow``)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from pipeline.errors import UserError
 from pipeline.outputs.manifest import RunSummary

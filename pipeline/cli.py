@@ -6,9 +6,9 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 
@@ -60,14 +60,14 @@ def _escape(text: str) -> str:
 @app.command()
 def make(
     project: Path = typer.Argument(..., help="the project YAML file"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default out/<project name>/)"),
-    only: Optional[list[str]] = typer.Option(None, "--only", help=f"run just these stages from cached upstream results; {STAGE_HELP}"),
-    force: Optional[list[str]] = typer.Option(None, "--force", help=f"recompute these stages even if cached; {STAGE_HELP}"),
-    shots: Optional[str] = typer.Option(None, "--shots", help="limit --force/--only to these shots, e.g. 3,5-7"),
-    until: Optional[str] = typer.Option(None, "--until", help="stop after this stage (e.g. images for a storyboard)"),
-    budget: Optional[float] = typer.Option(None, "--budget", min=0, help="refuse any paid call that would take this run past USD"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default out/<project name>/)"),
+    only: list[str] | None = typer.Option(None, "--only", help=f"run just these stages from cached upstream results; {STAGE_HELP}"),
+    force: list[str] | None = typer.Option(None, "--force", help=f"recompute these stages even if cached; {STAGE_HELP}"),
+    shots: str | None = typer.Option(None, "--shots", help="limit --force/--only to these shots, e.g. 3,5-7"),
+    until: str | None = typer.Option(None, "--until", help="stop after this stage (e.g. images for a storyboard)"),
+    budget: float | None = typer.Option(None, "--budget", min=0, help="refuse any paid call that would take this run past USD"),
     estimate: bool = typer.Option(False, "--estimate", help="print the expected cost of the work to do, then stop"),
-    runner: Optional[str] = typer.Option(None, "--runner", help="threads or dask (default: the project's runner)"),
+    runner: str | None = typer.Option(None, "--runner", help="threads or dask (default: the project's runner)"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Make the film, computing only what is not cached yet."""
@@ -93,15 +93,15 @@ def make(
 @app.command()
 def check(
     project: Path = typer.Argument(..., help="the project YAML file"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder whose screenplay to check"),
+    out: Path | None = typer.Option(None, "--out", help="output folder whose screenplay to check"),
     debug: bool = typer.Option(False, "--debug"),
 ) -> None:
     """Validate the project (and an existing screenplay) without running anything."""
-    from pipeline.run.context import open_context
-    from pipeline.run.readiness import check_backends_can_run
-    from pipeline.report import console
     from pipeline.config.screenplay_file import load
     from pipeline.config.source import select_text
+    from pipeline.report import console
+    from pipeline.run.context import open_context
+    from pipeline.run.readiness import check_backends_can_run
 
     with reported_errors(debug):
         ctx = open_context(project, out, create=False)
@@ -118,7 +118,7 @@ def check(
 @app.command()
 def status(
     project: Path = typer.Argument(..., help="the project YAML file"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder"),
+    out: Path | None = typer.Option(None, "--out", help="output folder"),
     debug: bool = typer.Option(False, "--debug"),
 ) -> None:
     """Show, per stage and shot, what is cached, stale or missing."""
@@ -131,7 +131,7 @@ def status(
 
 @app.command()
 def ui(
-    project: Optional[Path] = typer.Argument(None, help="a project file, or a folder of them, whose runs to show (default: the current folder)"),
+    project: Path | None = typer.Argument(None, help="a project file, or a folder of them, whose runs to show (default: the current folder)"),
     port: int = typer.Option(4200, "--port", min=1, max=65535, help="the port on 127.0.0.1 to serve on"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
@@ -144,7 +144,7 @@ def ui(
 
 @app.command()
 def serve(
-    project: Optional[Path] = typer.Argument(None, help="a project file: its folder's Prefect home is used (default: this folder)"),
+    project: Path | None = typer.Argument(None, help="a project file: its folder's Prefect home is used (default: this folder)"),
     name: str = typer.Option("film", "--name", help="deployment name (film/<name> in the UI)"),
     limit: int = typer.Option(1, "--limit", min=1, help="runs at once"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),

@@ -1,7 +1,8 @@
 """What the user sees in the terminal: stage progress bars, the final summary and the status table."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,7 +27,7 @@ class StageProgress:
         self.tasks: dict[str, Any] = {}
         self.notes: dict[str, str] = {}  # each bar's own note, shown again once a retry note has been seen
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         self.bars.__enter__()
         return self
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any, ClassVar, Collection
+from collections.abc import Collection
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 

@@ -14,9 +14,10 @@ import contextlib
 import contextvars
 import json
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from stages.errors import BudgetExceeded, InputError
 from stages.files import write_json_atomic

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from pipeline.errors import UserError
 from pipeline.config.yamlfile import YamlDocument
+from pipeline.errors import UserError
 from stages.backend import Backend
 from stages.cloud.http import without_password
 from stages.contracts import Character, Frozen, VideoFormat
@@ -37,7 +37,7 @@ class SourceConfig(Frozen):
     _paths = field_validator("path")(_resolve)
 
     @model_validator(mode="after")
-    def _one_selection(self) -> "SourceConfig":
+    def _one_selection(self) -> SourceConfig:
         if self.chapter is not None and (self.start or self.end):
             raise ValueError("give either 'chapter' or 'start'/'end' markers, not both")
         return self
@@ -61,7 +61,7 @@ class FormatConfig(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _aspect_matches(self) -> "FormatConfig":
+    def _aspect_matches(self) -> FormatConfig:
         if self.aspect:
             a, b = (int(x) for x in self.aspect.split(":"))
             if b == 0 or abs(self.width / self.height - a / b) > 0.01:
@@ -220,7 +220,7 @@ class Project(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _unique_characters(self) -> "Project":
+    def _unique_characters(self) -> Project:
         names = [c.name for c in self.characters]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.errors import UserError
-from stages.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from pipeline.config.yamlfile import YamlDocument
+from pipeline.errors import UserError
 from stages.contracts import Screenplay
+from stages.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 HEADER = """\
 # The screenplay of this film. It is yours: edit narration, image prompts, motion, speakers,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipeline.errors import UserError
 from pipeline.config.project import LoadedProject
+from pipeline.errors import UserError
 
 _HEADING = re.compile(r"^[ \t]*chapter[ \t]+([0-9]+|[ivxlcdm]+)\b[^\n]*$", re.IGNORECASE | re.MULTILINE)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # control characters no text is made of

@@ -33,7 +33,7 @@ class YamlDocument:
         _refuse_duplicate_keys(path, self.node)
 
     @classmethod
-    def read(cls, path: Path, what: str) -> "YamlDocument":
+    def read(cls, path: Path, what: str) -> YamlDocument:
         """Read and parse ``path``; ``what`` names the file in errors ("project file")."""
         if not path.is_file():
             raise UserError(f"{what} not found: {path}", "check the path (it is relative to where you run film)")

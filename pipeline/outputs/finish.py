@@ -6,8 +6,16 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.outputs.manifest import (ArtifactEntry, Manifest, PaidCall, Refusal, RunSummary, ShotEntry, Spend,
-                                       SpendTotals)
+from pipeline.outputs.manifest import (
+    ArtifactEntry,
+    Manifest,
+    PaidCall,
+    Refusal,
+    RunSummary,
+    ShotEntry,
+    Spend,
+    SpendTotals,
+)
 from pipeline.plan.planner import Slot, remember_keys
 from pipeline.run.context import RunContext
 from pipeline.run.jobs import Outcome

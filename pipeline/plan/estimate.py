@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from pipeline.config import screenplay_file
-from pipeline.run.context import RunContext, open_context
-from pipeline.run.jobs import clip_seconds, image_job, narration_job
 from pipeline.plan.planner import Status, plan_to_run
 from pipeline.plan.selection import make_selection
+from pipeline.run.context import RunContext, open_context
+from pipeline.run.jobs import clip_seconds, image_job, narration_job
 from pipeline.run.script import script_job, script_state
 from pipeline.store import Freshness
 from stages import calls

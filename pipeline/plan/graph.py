@@ -7,8 +7,8 @@ this one description.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from pipeline.run.context import RunContext
 from pipeline.run.jobs import Job, animation_job, image_job, narration_job, stitch_job

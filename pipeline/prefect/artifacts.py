@@ -16,8 +16,9 @@ import base64
 import io
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.outputs.manifest import RunSummary
 from pipeline.plan.planner import Slot

@@ -13,8 +13,8 @@ import json
 import os
 import sqlite3
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from stages.files import write_json_atomic
 

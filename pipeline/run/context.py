@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from pipeline.run.desk import Desk
-from pipeline.errors import RuntimeFailure, UserError
 from pipeline.config.project import LoadedProject, Project, load_project
 from pipeline.config.screenplay_file import ScreenplayFiles
+from pipeline.errors import RuntimeFailure, UserError
+from pipeline.run.desk import Desk
 from pipeline.store import Store
 from stages.contracts import Screenplay, Shot
 

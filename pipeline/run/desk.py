@@ -11,9 +11,10 @@ import contextlib
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from stages import calls
 from stages.backend import Backend

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -26,8 +27,8 @@ from stages.contracts import (
     NarrationRequest,
     Narrator,
     Shot,
-    StitchRequest,
     Stitcher,
+    StitchRequest,
     StitchShot,
 )
 
@@ -64,7 +65,7 @@ class Outcome:
         return self.record
 
     @classmethod
-    def refusal(cls, stage: str, shot: int | None, reason: str) -> "Outcome":
+    def refusal(cls, stage: str, shot: int | None, reason: str) -> Outcome:
         """A job whose content was refused: the rest of the film goes on without this shot."""
         return cls(stage, shot, "", None, computed=False, wall_s=0.0, refused=reason)
 

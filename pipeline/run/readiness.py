@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from pipeline.errors import UserError
 from pipeline.config.project import PROJECT_HINT, LoadedProject
+from pipeline.errors import UserError
 from stages.errors import InputError
 from stages.registry import STAGES
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import screenplay_file
-from pipeline.run.context import SHARED_SCREENPLAYS, RunContext, make_command
+from pipeline.config.source import select_text
 from pipeline.errors import UserError
+from pipeline.run.context import SHARED_SCREENPLAYS, RunContext, make_command
 from pipeline.run.jobs import Job, Outcome, run_job, stage_key
 from pipeline.store import Freshness
-from pipeline.config.source import select_text
 from stages.contracts import ScriptRequest
 
 

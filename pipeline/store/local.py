@@ -5,8 +5,9 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -31,7 +32,7 @@ class Store:
     an artifact, so an upload cut short (or a new store URL) is finished on the next load, never lost.
     """
 
-    def __init__(self, root: Path, remote: "RemoteStore | None" = None, shared: bool = False) -> None:
+    def __init__(self, root: Path, remote: RemoteStore | None = None, shared: bool = False) -> None:
         self.root = root
         self.remote = remote
         self.shared = shared  # other runs (other out folders, other machines) write in ``root`` too

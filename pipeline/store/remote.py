@@ -12,8 +12,9 @@ import contextlib
 import json
 import os
 import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from pipeline.errors import FilmError, RuntimeFailure, UserError
 from pipeline.store.keys import file_digest

@@ -6,7 +6,6 @@ from typing import Any
 
 from stages.errors import StageError, TransientError
 
-
 CHUNK = 1 << 16
 GONE_STATUSES = (401, 403, 404, 410)  # a signed link that expired (or a 400 saying so), or a removed file
 

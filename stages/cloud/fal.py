@@ -15,14 +15,22 @@ a cut-short download) collects the same paid request instead of submitting a new
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from stages import calls
 from stages.cloud.base import CloudBackend
 from stages.cloud.download import still_as_upload
 from stages.cloud.http import (
-    REWORD_SHOT, api_key, base_url, fields_of, from_exception, from_status, redact, unexpected_answer,
+    REWORD_SHOT,
+    api_key,
+    base_url,
+    fields_of,
+    from_exception,
+    from_status,
+    redact,
+    unexpected_answer,
 )
 from stages.errors import AuthError, ContentRejected, StageError, TransientError
 from stages.text import shorten

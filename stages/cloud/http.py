@@ -6,7 +6,8 @@ import json
 import os
 import re
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from stages.errors import AuthError, ContentRejected, StageError, TransientError

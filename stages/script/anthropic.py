@@ -22,7 +22,15 @@ from stages.cloud.http import unexpected_answer
 from stages.contracts import Screenplay, ScriptRequest
 from stages.errors import ContentRejected, InputError, StageError
 from stages.script.llm_schema import (
-    SYSTEM, TOOL, TOOL_NAME, DraftPart, assemble, chunks, summary, user_message, validate,
+    SYSTEM,
+    TOOL,
+    TOOL_NAME,
+    DraftPart,
+    assemble,
+    chunks,
+    summary,
+    user_message,
+    validate,
 )
 from stages.text import shorten
 

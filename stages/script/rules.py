@@ -18,8 +18,19 @@ from stages.contracts import Character, Frozen, Scene, Screenplay, ScriptRequest
 from stages.errors import InputError
 from stages.script import prompts
 from stages.script.sentences import (
-    Turns, addressee, alias_table, attribution, balanced_groups, gender, is_speech, outside_quotes, paragraphs,
-    quote_spans, sentences, split_speech, word_count,
+    Turns,
+    addressee,
+    alias_table,
+    attribution,
+    balanced_groups,
+    gender,
+    is_speech,
+    outside_quotes,
+    paragraphs,
+    quote_spans,
+    sentences,
+    split_speech,
+    word_count,
 )
 
 

@@ -2,7 +2,8 @@
 and all in I420 (the encoder's own format: no colour conversion per frame)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from stages.contracts import StitchShot
 from stages.errors import StageError

@@ -9,18 +9,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 from pydantic import Field
 
 from stages.backend import Backend
 from stages.contracts import Frozen, StitchRequest, StitchResult
 from stages.errors import StageError
+from stages.files import write_atomically
 from stages.media import FAST_X264, FrameWriter, run_ffmpeg, x264_args
 from stages.stitch import soundtrack
-from stages.files import write_atomically
 from stages.stitch.cache import FileDigests, reuse_or_make, segment_key, soundtrack_key
 from stages.stitch.frames import SegmentPainter, burned_cues
 from stages.stitch.subtitles import Cue, CueRenderer, film_cues, shot_cues, srt_text

@@ -1,9 +1,10 @@
 """The film's soundtrack in numpy: narration placed on the timeline, a ducked music bed, loudness-normalised."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from stages.errors import StageError
 from stages.media import run_ffmpeg
