@@ -55,7 +55,8 @@ def make_film(project: str | Path, out: str | Path | None = None, *, only: Seque
         warm_up_backends(ctx.loaded, tuple(sel.run))
     early_server.wait_until_ready()
     with progress.listening(listener):
-        summary = run_flow(ctx, {"only": _listed(only), "force": _listed(force), "shots": shots, "until": until}, runner)
+        flags = {"only": _listed(only), "force": _listed(force), "shots": shots, "until": until}
+        summary = run_flow(ctx, flags, runner)
     summary = summary.model_copy(update={"wall_seconds": round(time.perf_counter() - started, 3)})
     record_wall_time(ctx, summary.wall_seconds)
     return summary

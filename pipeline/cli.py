@@ -15,7 +15,8 @@ import typer
 from pipeline.errors import FilmError, UserError
 from stages.errors import AuthError, BudgetExceeded, ContentRejected, InputError, StageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Turn a book chapter into a narrated, animated film.")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Turn a book chapter into a narrated, animated film.")
 
 STAGE_HELP = "comma-separated stages: script,images,animation,narration,stitch"
 
@@ -32,7 +33,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
         # in state ...") fails in its API handler, and logging would print that failure's traceback
         logging.raiseExceptions = False
         console.print("[yellow]interrupted[/]: finished work is cached; run the same command again to continue")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except (FilmError, StageError) as exc:
         if debug:
             traceback.print_exc()
@@ -40,7 +41,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
         console.print(f"[bold red]error:[/] {_escape(str(exc))}")
         if getattr(exc, "hint", ""):
             console.print(f"[bold]fix:[/] {_escape(exc.hint)}")
-        raise typer.Exit(code)
+        raise typer.Exit(code) from None
     except typer.Exit:
         raise
     except Exception as exc:  # a bug or an unexpected failure: short message unless --debug
@@ -48,7 +49,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
             traceback.print_exc()
         console.print(f"[bold red]failed:[/] {type(exc).__name__}: {_escape(str(exc))}")
         console.print("rerun with --debug for the traceback; finished work is cached")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 def _escape(text: str) -> str:
@@ -61,11 +62,14 @@ def _escape(text: str) -> str:
 def make(
     project: Path = typer.Argument(..., help="the project YAML file"),
     out: Path | None = typer.Option(None, "--out", help="output folder (default out/<project name>/)"),
-    only: list[str] | None = typer.Option(None, "--only", help=f"run just these stages from cached upstream results; {STAGE_HELP}"),
-    force: list[str] | None = typer.Option(None, "--force", help=f"recompute these stages even if cached; {STAGE_HELP}"),
+    only: list[str] | None = typer.Option(None, "--only",
+                                          help=f"run just these stages from cached upstream results; {STAGE_HELP}"),
+    force: list[str] | None = typer.Option(None, "--force",
+                                           help=f"recompute these stages even if cached; {STAGE_HELP}"),
     shots: str | None = typer.Option(None, "--shots", help="limit --force/--only to these shots, e.g. 3,5-7"),
     until: str | None = typer.Option(None, "--until", help="stop after this stage (e.g. images for a storyboard)"),
-    budget: float | None = typer.Option(None, "--budget", min=0, help="refuse any paid call that would take this run past USD"),
+    budget: float | None = typer.Option(None, "--budget", min=0,
+                                        help="refuse any paid call that would take this run past USD"),
     estimate: bool = typer.Option(False, "--estimate", help="print the expected cost of the work to do, then stop"),
     runner: str | None = typer.Option(None, "--runner", help="threads or dask (default: the project's runner)"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
@@ -112,7 +116,8 @@ def check(
             console.print(f"[green]ok[/]: artifact store {ctx.store.remote.url} (mirrored in {ctx.store.root})")
         if ctx.screenplay_files.path.is_file():
             screenplay = load(ctx.screenplay_files.path)
-            console.print(f"[green]ok[/]: screenplay {ctx.screenplay_files.path}: {len(screenplay.scenes)} scenes, {len(screenplay.shots())} shots")
+            console.print(f"[green]ok[/]: screenplay {ctx.screenplay_files.path}: {len(screenplay.scenes)} scenes, "
+                          f"{len(screenplay.shots())} shots")
 
 
 @app.command()
@@ -131,7 +136,8 @@ def status(
 
 @app.command()
 def ui(
-    project: Path | None = typer.Argument(None, help="a project file, or a folder of them, whose runs to show (default: the current folder)"),
+    project: Path | None = typer.Argument(
+        None, help="a project file, or a folder of them, whose runs to show (default: the current folder)"),
     port: int = typer.Option(4200, "--port", min=1, max=65535, help="the port on 127.0.0.1 to serve on"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
@@ -144,7 +150,8 @@ def ui(
 
 @app.command()
 def serve(
-    project: Path | None = typer.Argument(None, help="a project file: its folder's Prefect home is used (default: this folder)"),
+    project: Path | None = typer.Argument(
+        None, help="a project file: its folder's Prefect home is used (default: this folder)"),
     name: str = typer.Option("film", "--name", help="deployment name (film/<name> in the UI)"),
     limit: int = typer.Option(1, "--limit", min=1, help="runs at once"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),

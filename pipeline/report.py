@@ -21,7 +21,8 @@ class StageProgress:
 
     def __init__(self) -> None:
         self.bars = Progress(
-            TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+            TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
             TimeElapsedColumn(), console=console, transient=False,
         )
         self.tasks: dict[str, Any] = {}
@@ -93,7 +94,8 @@ def print_summary(summary: RunSummary) -> None:
                       "the film above was made without them")
 
 
-def print_status(film: Mapping[str, str], rows: Sequence[tuple[str, Mapping[str, str]]], notes: Sequence[str] = ()) -> None:
+def print_status(film: Mapping[str, str], rows: Sequence[tuple[str, Mapping[str, str]]],
+                 notes: Sequence[str] = ()) -> None:
     """The whole-film stages, then a table of the per-shot stages, then any notes."""
     colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
     out = Console()
@@ -139,8 +141,8 @@ def print_estimate(estimate: dict[str, Any], budget: float | None) -> None:
         console.print("nothing to pay for: the work to do runs on free backends or is cached")
     for stage, usd in estimate["by_stage"].items():
         paid = [line for line in estimate["lines"] if line["stage"] == stage]
-        units = ", ".join(f"{sum(l['units'] for l in paid if l['item'] == item):g} × {item}"
-                          for item in dict.fromkeys(l["item"] for l in paid))
+        units = ", ".join(f"{sum(line['units'] for line in paid if line['item'] == item):g} × {item}"
+                          for item in dict.fromkeys(line["item"] for line in paid))
         console.print(f"  {stage:<10} ${usd:>9.4f}  ({units})")
     console.print(f"[bold]total ${estimate['total_usd']:.4f}[/]" +
                   (f" against a budget of ${budget:.2f}" + (" [red](over)[/]" if estimate["total_usd"] > budget else "")

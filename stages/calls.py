@@ -93,7 +93,8 @@ class Call:
     def price(self, item: str) -> float:
         """Dollars per unit of a price item ("provider/what"); an unpriced item is a user error."""
         if item not in self.prices:
-            raise InputError(f"no price for '{item}'", hint=f"add '{item}: <USD per unit>' under 'prices:' in the project")
+            raise InputError(f"no price for '{item}'",
+                             hint=f"add '{item}: <USD per unit>' under 'prices:' in the project")
         return self.prices[item]
 
     @contextlib.contextmanager

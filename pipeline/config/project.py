@@ -275,7 +275,8 @@ def _make_backend(document: YamlDocument, stage: str, config: StageConfig, base:
     try:
         options = cls.parse_options(config.options, base)
     except ValidationError as exc:
-        raise document.error_from(exc, f"see the {config.backend} backend's options in the README", ("stages", stage, "options")) from None
+        raise document.error_from(exc, f"see the {config.backend} backend's options in the README",
+                                  ("stages", stage, "options")) from None
     return cls(options)
 
 

@@ -22,15 +22,18 @@ def _number(token: str) -> int:
 def read_text(path: Path, where: str) -> str:
     """The whole text file, with a clear error when it is missing, binary or empty."""
     if not path.is_file():
-        raise UserError(f"{where}: source.path: text file not found: {path}", "fix source.path (relative to the project file)")
+        raise UserError(f"{where}: source.path: text file not found: {path}",
+                        "fix source.path (relative to the project file)")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{where}: source.path: cannot read {path}: {exc.strerror or exc}",
-                        "check that the file is readable by you (its permissions), or point source.path elsewhere") from exc
+                        "check that the file is readable by you (its permissions), or point source.path "
+                        "elsewhere") from exc
     text = _decode(raw)
     if text is None:
-        raise UserError(f"{where}: source.path: {path} is not a text file", "point source.path at a plain UTF-8 text file")
+        raise UserError(f"{where}: source.path: {path} is not a text file",
+                        "point source.path at a plain UTF-8 text file")
     if not text.strip():
         raise UserError(f"{where}: source.path: {path} is empty", "give a text with some story in it")
     return text
@@ -54,7 +57,8 @@ def _decode(raw: bytes) -> str | None:
 def chapters(text: str) -> list[tuple[int, int, int]]:
     """(number, body start, body end) for each "Chapter N" heading, in order."""
     heads = list(_HEADING.finditer(text))
-    return [(_number(m.group(1)), m.end(), heads[i + 1].start() if i + 1 < len(heads) else len(text)) for i, m in enumerate(heads)]
+    ends = [head.start() for head in heads[1:]] + [len(text)]
+    return [(_number(m.group(1)), m.end(), end) for m, end in zip(heads, ends)]
 
 
 def select_text(loaded: LoadedProject) -> str:
@@ -68,7 +72,8 @@ def select_text(loaded: LoadedProject) -> str:
         if body is None:
             where = loaded.document.where(("source", "chapter"))
             have = _describe([n for n, _, _ in found])
-            raise UserError(f"{where}: source.chapter: chapter {source.chapter} not found in {source.path.name}; it has {have}", "pick one of those chapter numbers, or use start/end markers")
+            raise UserError(f"{where}: source.chapter: chapter {source.chapter} not found in {source.path.name}; "
+                            f"it has {have}", "pick one of those chapter numbers, or use start/end markers")
     else:
         body = _between_markers(text, source.start, source.end, loaded)
     body = body.strip("\n")
@@ -84,12 +89,16 @@ def _between_markers(text: str, start: str | None, end: str | None, loaded: Load
     if start:
         begin = text.find(start)
         if begin < 0:
-            raise UserError(f"{loaded.document.where(('source', 'start'))}: source.start: marker {start!r} not found in the text", "copy the marker exactly from the text")
+            where = loaded.document.where(("source", "start"))
+            raise UserError(f"{where}: source.start: marker {start!r} not found in the text",
+                            "copy the marker exactly from the text")
     stop = len(text)
     if end:
         stop = text.find(end, begin)
         if stop < 0:
-            raise UserError(f"{loaded.document.where(('source', 'end'))}: source.end: marker {end!r} not found after the start", "copy the marker exactly from the text")
+            where = loaded.document.where(("source", "end"))
+            raise UserError(f"{where}: source.end: marker {end!r} not found after the start",
+                            "copy the marker exactly from the text")
         stop += len(end)
     return text[begin:stop]
 

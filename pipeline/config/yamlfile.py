@@ -29,7 +29,8 @@ class YamlDocument:
             if opened is not None and context and (mark is None or opened.line != mark.line):
                 # an unclosed bracket or quote is noticed lines later: name where it was opened too
                 problem += f" ({context} that starts at line {opened.line + 1})"
-            raise UserError(f"{where}: YAML syntax error: {problem}", "fix the YAML syntax at the line(s) named") from None
+            raise UserError(f"{where}: YAML syntax error: {problem}",
+                            "fix the YAML syntax at the line(s) named") from None
         _refuse_duplicate_keys(path, self.node)
 
     @classmethod

@@ -37,11 +37,13 @@ def make_contact_sheet(
         with Image.open(path) as still:  # every still is fitted into the first one's frame
             fit = min(thumb_width / still.width, thumb_height / still.height)
             fitted = (max(1, round(still.width * fit)), max(1, round(still.height * fit)))
-            thumb = still.convert("RGB").resize(fitted, Image.Resampling.LANCZOS, reducing_gap=2.0)  # box-reduce, then Lanczos
+            thumb = still.convert("RGB").resize(fitted, Image.Resampling.LANCZOS,
+                                                reducing_gap=2.0)  # box-reduce, then Lanczos
         sheet.paste(thumb, (x + (thumb_width - thumb.width) // 2, y + (thumb_height - thumb.height) // 2))
         corner = (x + thumb_width - 3 * pad, y + 3 * pad)  # top right: the still's own tag sits top left
         left, top, right, bottom = draw.textbbox(corner, str(number), font=font, anchor="ra")
-        draw.rounded_rectangle([left - 2 * pad, top - 2 * pad, right + 2 * pad, bottom + 2 * pad], radius=2 * pad, fill=BADGE)
+        draw.rounded_rectangle([left - 2 * pad, top - 2 * pad, right + 2 * pad, bottom + 2 * pad], radius=2 * pad,
+                               fill=BADGE)
         draw.text(corner, str(number), font=font, fill=INK, anchor="ra")
     # compress level 1: 4x faster than the default level, 15 % larger
     return write_atomically(out_path, lambda temp: sheet.save(temp, format="PNG", compress_level=1))

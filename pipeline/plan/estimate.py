@@ -39,7 +39,8 @@ def _animation_request(ctx: RunContext, shot, plan) -> AnimationRequest:
     voice = plan.records.get(("narration", shot.shot))
     seconds = voice.duration if voice else len(shot.narration.split()) / WORDS_PER_SECOND
     project = ctx.project
-    return AnimationRequest(number=shot.shot, image_path=Path("still.png"), duration=clip_seconds(ctx, seconds), motion=shot.motion,
+    return AnimationRequest(number=shot.shot, image_path=Path("still.png"), duration=clip_seconds(ctx, seconds),
+                            motion=shot.motion,
                             format=project.format.video(), seed=project.seed + shot.shot,
                             description=shot.image_prompt)
 

@@ -44,7 +44,8 @@ SHOT_GRAPH = (  # in the order a shot's jobs are planned and submitted
               lambda ctx, shot, up: animation_job(ctx, shot, up["images"], up["narration"])),
 )
 FILM_STAGE = FilmStage(STITCH, ("animation", "narration"),
-                       lambda ctx, parts: stitch_job(ctx, [(shot, up["animation"], up["narration"]) for shot, up in parts]))
+                       lambda ctx, parts: stitch_job(ctx, [(shot, up["animation"], up["narration"])
+                                                           for shot, up in parts]))
 SHOT_STAGES = tuple(stage.name for stage in SHOT_GRAPH)
 # What each stage is made from: the screenplay for the first shot stages, else the stages it names.
 DEPENDS: dict[str, tuple[str, ...]] = {SCRIPT: ()} | {

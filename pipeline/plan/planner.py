@@ -82,7 +82,8 @@ def make_plan(ctx: RunContext, sel: Selection) -> Plan:
             ready = len(upstream) == len(stage.needs)
             plan.settle(ctx, sel, (stage.name, n), stage.job(ctx, shot, upstream) if ready else None)
     if film_needed:
-        parts = [(s, {need: plan.records[(need, s.shot)] for need in FILM_STAGE.needs if (need, s.shot) in plan.records})
+        parts = [(s, {need: plan.records[(need, s.shot)] for need in FILM_STAGE.needs
+                      if (need, s.shot) in plan.records})
                  for s in ctx.shots()]
         ready = all(len(up) == len(FILM_STAGE.needs) for _, up in parts)
         plan.settle(ctx, sel, (FILM_STAGE.name, None), FILM_STAGE.job(ctx, parts) if ready else None)

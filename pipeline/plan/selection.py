@@ -92,9 +92,11 @@ def make_selection(only: list[str] | None, force: list[str] | None, shots: str |
     only_set, force_set = _stage_list(only, "--only"), _stage_list(force, "--force")
     until_set = _stage_list([until] if until is not None else None, "--until")
     if len(until_set) > 1:
-        raise UserError(f"--until {until}: names {len(until_set)} stages", "give one stage to stop after, e.g. --until images")
+        raise UserError(f"--until {until}: names {len(until_set)} stages",
+                        "give one stage to stop after, e.g. --until images")
     if only_set and until_set:
-        raise UserError("--only and --until cannot be combined", "use --only to run chosen stages, --until to stop after one")
+        raise UserError("--only and --until cannot be combined",
+                        "use --only to run chosen stages, --until to stop after one")
     shot_set = parse_shots(shots)
     if shot_set is not None and not (only_set or force_set):
         raise UserError("--shots needs --force or --only", "e.g. `--force images --shots 4` redraws shot 4")
@@ -104,4 +106,5 @@ def make_selection(only: list[str] | None, force: list[str] | None, shots: str |
     elif until_set:
         (last,) = until_set
         run = frozenset(ancestors(last))
-    return Selection(run=run | (force_set if not only_set else frozenset()), force=force_set, shots=shot_set, only=bool(only_set))
+    return Selection(run=run | (force_set if not only_set else frozenset()), force=force_set, shots=shot_set,
+                     only=bool(only_set))

@@ -224,7 +224,8 @@ def summary_markdown(ctx: RunContext, summary: RunSummary) -> str:
         screenplay = outputs.get("screenplay") or str(ctx.screenplay_files.path)
         lines += ["", "## Refused shots", "", "The film was made without these shots.", "",
                   "| shot | stage | reason |", "| --- | --- | --- |"]
-        lines += [f"| {'' if r.shot is None else r.shot} | {_cell(r.stage)} | {_cell(r.reason)} |" for r in summary.refused]
+        lines += [f"| {'' if r.shot is None else r.shot} | {_cell(r.stage)} | {_cell(r.reason)} |"
+                  for r in summary.refused]
         shots = ", ".join(sorted({str(r.shot) for r in summary.refused if r.shot is not None}, key=int))
         lines += ["", f"**Fix:** edit shot {shots} (its narration or image prompt) in `{screenplay}`, then run "
                   f"`film make {ctx.loaded.path} --out {ctx.out_dir}` again; only what changed is made."]

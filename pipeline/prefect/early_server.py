@@ -79,7 +79,8 @@ def wait_until_ready(timeout: float = START_TIMEOUT_S) -> None:
     except (ServerExited, ServerSilent) as exc:
         stop()
         raise RuntimeFailure(f"the local Prefect server for this run {exc} (its log: {server.log})",
-                             "run again; if it keeps failing, look at that log, or start `film ui` and run against it") from None
+                             "run again; if it keeps failing, look at that log, or start `film ui` and run "
+                             "against it") from None
     migrated = _started.get("migrated")
     if migrated is not None:  # it migrated the database at its start: note the revision it left
         server_settings.write_note(*server_settings.database_note(*migrated))

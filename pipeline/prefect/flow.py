@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +23,7 @@ from pipeline.prefect import early_server
 from pipeline.prefect.artifacts import publish_artifacts
 from pipeline.run import progress
 from pipeline.run.context import RunContext, RunRef, context_for, open_context, register
-from pipeline.run.jobs import Outcome, run_job
+from pipeline.run.jobs import Job, Outcome, run_job
 from pipeline.run.script import ensure_screenplay, script_outcome, share_screenplay
 from stages.contracts import Shot
 from stages.errors import ContentRejected
@@ -36,7 +37,8 @@ def _reported(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _shot_job(ctx: RunContext, stage: str, number: int, make_job, force: bool, upstream: tuple[Outcome, ...] = ()) -> Outcome:
+def _shot_job(ctx: RunContext, stage: str, number: int, make_job: Callable[[], Job], force: bool,
+              upstream: tuple[Outcome, ...] = ()) -> Outcome:
     """Run one shot's job; a content refusal (here or upstream) becomes a refused outcome, not a failed run."""
     refused = next((o for o in upstream if o.refused), None)
     if refused is not None:

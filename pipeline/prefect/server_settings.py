@@ -56,7 +56,8 @@ def settings_files(folder: Path) -> bool:
         except OSError:
             return False
 
-    return (folder / "prefect.toml").exists() or mentions(".env", "PREFECT_") or mentions("pyproject.toml", "tool.prefect")
+    return ((folder / "prefect.toml").exists() or mentions(".env", "PREFECT_")
+            or mentions("pyproject.toml", "tool.prefect"))
 
 
 def spared_start_work(home: Path, package: Path, profile: Mapping[str, object]) -> dict[str, str]:

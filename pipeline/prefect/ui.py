@@ -65,12 +65,14 @@ def server_env(home: Path, url: str, host: str, port: int) -> dict[str, str]:
     return env
 
 
-def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST, timeout: float = START_TIMEOUT_S) -> ServerProcess:
+def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST,
+                 timeout: float = START_TIMEOUT_S) -> ServerProcess:
     """Start a Prefect server for ``home`` on host:port, wait until it answers, and record it for `film make`."""
     running = prefect_env.running_ui(home)
     if running is not None:
         raise UserError(f"a Prefect UI for {home} is already running at {running['url']} (pid {running['pid']})",
-                        hint=f"open {running['url']}, or stop that one first (Ctrl-C in its terminal, or kill {running['pid']})")
+                        hint=f"open {running['url']}, or stop that one first (Ctrl-C in its terminal, or kill "
+                             f"{running['pid']})")
     _check_port(host, port)
     url = f"http://{host}:{port}"
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]

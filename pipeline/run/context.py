@@ -130,10 +130,13 @@ def ensure_writable(folder: Path, create: bool = True) -> None:
     if not create and not folder.exists():
         folder = next(parent for parent in folder.parents if parent.exists())
         if not folder.is_dir():
-            raise UserError(f"cannot create the output folder below {folder}: it is a file", "choose another folder with --out")
+            raise UserError(f"cannot create the output folder below {folder}: it is a file",
+                            "choose another folder with --out")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create the output folder {folder}: {exc.strerror}", "choose another folder with --out") from None
+        raise UserError(f"cannot create the output folder {folder}: {exc.strerror}",
+                        "choose another folder with --out") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"the output folder {folder} is not writable", "fix its permissions or choose another folder with --out")
+        raise UserError(f"the output folder {folder} is not writable",
+                        "fix its permissions or choose another folder with --out")

@@ -19,7 +19,8 @@ def script_job(ctx: RunContext) -> Job:
     project = ctx.project
     text = select_text(ctx.loaded)
     request = ScriptRequest(
-        title=project.title or project.name, text=text, characters=project.characters, style=project.style, seed=project.seed,
+        title=project.title or project.name, text=text, characters=project.characters, style=project.style,
+        seed=project.seed,
     )
     inputs = request.model_dump(mode="json", exclude={"text"}) | {"text": hashlib.sha256(text.encode()).hexdigest()}
     backend = ctx.loaded.backends["script"]
@@ -59,7 +60,8 @@ def ensure_screenplay(ctx: RunContext, run: bool, force: bool = False, job: Job 
         ctx.screenplay = screenplay_file.load(files.path)
         return None
     if not run and state is Freshness.STALE:
-        ctx.notes.append("the script's inputs changed, but this run does not include the script stage: used screenplay.yaml as it is")
+        ctx.notes.append("the script's inputs changed, but this run does not include the script stage: used "
+                         "screenplay.yaml as it is")
         ctx.screenplay = screenplay_file.load(files.path)
         return None
     if not run:

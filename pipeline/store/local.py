@@ -152,7 +152,8 @@ class Store:
         """Run ``make`` on temporary paths, then rename them into place and write the record last."""
         folder = self.root / stage
         folder.mkdir(parents=True, exist_ok=True)
-        finals = {name: folder / f"{key}{'' if name == 'main' else '.' + name}{suffix}" for name, suffix in suffixes.items()}
+        finals = {name: folder / f"{key}{'' if name == 'main' else '.' + name}{suffix}"
+                  for name, suffix in suffixes.items()}
         temps = {name: temp_sibling(path) for name, path in finals.items()}
         started = time.perf_counter()
         try:

@@ -39,7 +39,8 @@ class RemoteStore:
             with self._errors("open", ""):  # some filesystems (sftp...) connect and log in right here
                 self.fs, self.base = fsspec.core.url_to_fs(self.url, **options)
         except ImportError as exc:  # the protocol's implementation is not installed
-            raise UserError(f"store: {self.url}: {exc}", "install it, e.g. pip install -e '.[s3]' for s3:// URLs") from None
+            raise UserError(f"store: {self.url}: {exc}",
+                            "install it, e.g. pip install -e '.[s3]' for s3:// URLs") from None
         except (ValueError, TypeError) as exc:  # an unknown protocol or an option it does not take
             raise UserError(f"store: {self.url}: {exc}", URL_HINT) from None
         self._folders: set[str] = set()
@@ -138,4 +139,5 @@ class RemoteStore:
             if type(exc).__name__ in CREDENTIAL_ERRORS:
                 raise UserError(f"{where}: no usable credentials ({type(exc).__name__})", CREDENTIALS_HINT) from None
             raise RuntimeFailure(f"{where}: {type(exc).__name__}: {exc}",
-                                 "check the network and the store's endpoint; finished work is kept, run again") from None
+                                 "check the network and the store's endpoint; finished work is kept, "
+                                 "run again") from None

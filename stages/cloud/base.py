@@ -93,7 +93,10 @@ class CloudBackend(Backend):
 
     def collect_clip(self, url: str, out_path: Path, fmt: Any, what: str) -> float:
         """Download a hosted clip at once and re-encode it at the film's size and rate; returns its seconds."""
-        return self._download_then(url, out_path, what, lambda raw: video_fitted(raw, out_path, fmt, self.provider, what))
+        def fit(raw: Path) -> float:
+            return video_fitted(raw, out_path, fmt, self.provider, what)
+
+        return self._download_then(url, out_path, what, fit)
 
     def forget(self) -> None:
         """Drop the journaled job or link of this artifact, so the next attempt makes it anew (a backend that

@@ -157,7 +157,8 @@ def refined(exc: StageError, text: str, voice: str) -> StageError:
     """The shared classification of an error, sharpened by ElevenLabs' own ``detail.status`` / ``code``."""
     detail = _detail(exc)
     status = str(detail.get("code") or detail.get("status") or "")
-    message = shorten(redact(str(detail.get("message") or exc), (os.environ.get(ElevenLabsNarrator.env_keys[0], ""),)), 200)
+    secrets = (os.environ.get(ElevenLabsNarrator.env_keys[0], ""),)
+    message = shorten(redact(str(detail.get("message") or exc), secrets), 200)
     if status == "quota_exceeded":
         return AuthError(f"elevenlabs: the account's character quota is exhausted: {message}",
                          hint="top up or upgrade the ElevenLabs plan (or enable usage-based billing), then rerun; "

@@ -95,7 +95,8 @@ class EspeakNarrator(SentenceNarrator):
 def _select_or_refuse(library: ctypes.CDLL, name: str) -> None:
     if not select_voice(library, name):
         raise InputError(f"unknown espeak voice '{name}'",
-                         hint=f"use an eSpeak NG voice name such as {DEFAULT_VOICE}, en-us or en-gb+f3 (a female variant)")
+                         hint=f"use an eSpeak NG voice name such as {DEFAULT_VOICE}, en-us or en-gb+f3 "
+                              "(a female variant)")
 
 
 def engine() -> tuple[ctypes.CDLL, int]:
