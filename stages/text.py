@@ -1,8 +1,24 @@
-"""Text as messages show it."""
+"""Text as messages show it, and the one list of titles that never end a sentence or a clause."""
 from __future__ import annotations
+
+import re
+
+# Titles written with a full stop ("Mme. Dufour"): every stage keeps a title with the name after it, so a
+# sentence, a clause, a caption or a subtitle line never ends on one.
+TITLES: tuple[str, ...] = ("Mr", "Mrs", "Ms", "Dr", "St", "Messrs", "Mme", "Mlle", "Mmes", "Mlles", "Prof", "Rev",
+                           "Capt", "Col", "Gen", "Lt", "Sgt")
+# A regex of any title without its full stop, longest first so that "Mrs" is tried before "Mr".
+TITLE = "(?:" + "|".join(sorted(TITLES, key=len, reverse=True)) + ")"
+
+_ENDS_ON_TITLE = re.compile(rf"\b{TITLE}\.$")
 
 
 def shorten(text: str, limit: int = 80) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis where it was longer."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def continues(sentence: str, following: str) -> bool:
+    """Whether a sentence splitter was wrong to end ``sentence`` before ``following``: it ends on a title."""
+    return bool(_ENDS_ON_TITLE.search(sentence.rstrip()))

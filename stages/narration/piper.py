@@ -32,14 +32,15 @@ from typing import TYPE_CHECKING, Collection
 from pydantic import Field
 
 from stages.errors import InputError
-from stages.narration.speech import TITLES, SentenceNarrator, SpeechOptions
+from stages.narration.speech import SentenceNarrator, SpeechOptions
+from stages.text import TITLE
 
 if TYPE_CHECKING:
     import numpy as np
     from piper import PiperVoice, SynthesisConfig
 
 BUNDLED = "joe"
-_TITLES = re.compile(rf"\b({TITLES}|St)\.(?=\s)")
+_TITLES = re.compile(rf"\b({TITLE})\.(?=\s)")
 _ACCEPTED = (
     f"use '{BUNDLED}' (the bundled en_US-joe-medium voice) or the path to a piper .onnx voice with "
     "its .onnx.json beside it, optionally followed by '#speaker=<id or name>'"

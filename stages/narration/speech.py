@@ -22,6 +22,7 @@ from stages.backend import Backend
 from stages.contracts import Frozen, NarrationRequest, NarrationResult, Timing
 from stages.errors import InputError
 from stages.narration.spoken import spoken
+from stages.text import continues
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,17 +33,14 @@ SILENCE_DB = -40.0  # below this, relative to the sentence's peak, a sample coun
 PEAK_DBFS = -1.0  # the clip's loudest sample after normalisation
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-# Titles written with a full stop; a sentence never ends on one (pysbd ends one after "Mme." or "Mlle.").
-TITLES = "Mr|Mrs|Ms|Dr|Messrs|Mme|Mlle|Mmes|Mlles|Prof|Rev|Capt|Col|Gen|Lt|Sgt"
-_ENDS_ON_TITLE = re.compile(rf"\b(?:{TITLES})\.$")
 _SPEAKABLE = re.compile(r"\w")
 
 
-def _joined_after_titles(sentences: list[str]) -> list[str]:
-    """The sentences, each one that ends on a title ("Mme.") joined to the one after it."""
+def _joined(sentences: list[str]) -> list[str]:
+    """The sentences, each one pysbd ended too soon (on a title, "Mme.") joined to the next."""
     joined: list[str] = []
     for sentence in sentences:
-        if joined and _ENDS_ON_TITLE.search(joined[-1]):
+        if joined and continues(joined[-1], sentence):
             joined[-1] = f"{joined[-1]} {sentence}"
         else:
             joined.append(sentence)
@@ -84,7 +82,7 @@ class SentenceNarrator(Backend):
                 if paragraph.strip()
                 for sentence in self._segmenter.segment(" ".join(paragraph.split()))
             ]
-        found = [sentence for sentence in _joined_after_titles(found) if _SPEAKABLE.search(sentence)]
+        found = [sentence for sentence in _joined(found) if _SPEAKABLE.search(sentence)]
         if not found:
             raise InputError(
                 f"nothing to narrate: the text {text[:60]!r} has no words",

@@ -8,6 +8,7 @@ from itertools import pairwise
 from pysbd import Segmenter
 
 from stages.contracts import Character
+from stages.text import continues
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SHORT_WEIGHT = 4.0  # a too-short group costs this many extra groups per squared unit it lacks
@@ -50,7 +51,11 @@ def _starts(text: str, segmenter: Segmenter) -> list[int]:
         if found >= 0:
             starts.append(found)
             cursor = found + len(piece.strip())
-    return [0, *starts[1:]]
+    kept = [0]
+    for start in starts[1:]:  # pysbd ends some sentences too soon: on a title, "Mme."
+        if not continues(text[kept[-1]:start], text[start:]):
+            kept.append(start)
+    return kept
 
 
 def _cut(text: str, starts: list[int]) -> list[str]:
