@@ -9,6 +9,8 @@ TITLES: tuple[str, ...] = ("Mr", "Mrs", "Ms", "Dr", "St", "Messrs", "Mme", "Mlle
                            "Capt", "Col", "Gen", "Lt", "Sgt")
 # A regex of any title without its full stop, longest first so that "Mrs" is tried before "Mr".
 TITLE = "(?:" + "|".join(sorted(TITLES, key=len, reverse=True)) + ")"
+# A regex lookbehind that fails right after a title's full stop: put it after the "." that might end something.
+NOT_AFTER_TITLE = "".join(rf"(?<!\b{title}\.)" for title in TITLES)
 
 _ENDS_ON_TITLE = re.compile(rf"\b{TITLE}\.$")
 

@@ -15,6 +15,7 @@ from stages.registry import backend_class
 from stages.script import prompts
 from stages.script.rules import Options, RulesScriptWriter
 from stages.script.sentences import alias_table, attribution, paragraphs, sentences
+from stages.text import TITLES
 
 TEXT = Path(__file__).resolve().parents[1] / "assets" / "texts" / "pride_and_prejudice.txt"
 MR = Character(name="Mr. Bennet", description="a lean gentleman of fifty-five in a dark frock coat, dry smile",
@@ -68,6 +69,15 @@ def test_titles_do_not_end_sentences(segmenter):
     text = "Mr. Bennet was odd. Her mind was less difficult to develop. She saw Mrs. Long at church."
     assert sentences(text, segmenter) == ["Mr. Bennet was odd.", "Her mind was less difficult to develop.",
                                           "She saw Mrs. Long at church."]
+
+
+@pytest.mark.parametrize("title", TITLES)
+def test_no_title_of_the_one_list_ends_a_sentence_or_a_clause(segmenter, title):
+    text = f'"Come in," said {title}. Dufour to {title}. Roux by the old mill. It rained.'
+    assert sentences(text, segmenter) == [f'"Come in," said {title}. Dufour to {title}. Roux by the old mill.',
+                                          "It rained."]
+    assert prompts.key_phrases(f"{title}. Dufour and {title}. Roux watched the mill.", []) == [
+        f"{title}. Dufour", f"{title}. Roux", "mill"]
 
 
 # --- shots -------------------------------------------------------------------------------------

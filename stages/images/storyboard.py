@@ -15,6 +15,7 @@ from stages.backend import Backend
 from stages.contracts import Frozen, ImageRequest, ImageResult
 from stages.images.figures import draw_figures
 from stages.images.paint import CREAM, INK, SAFE, WHITE, WORK_WIDTH, mix, seeded_rng, soften
+from stages.text import NOT_AFTER_TITLE
 
 PALETTES = {  # mood -> sky top, horizon, ground, accent
     "calm": ((138, 176, 210), (226, 229, 214), (118, 146, 104), (92, 122, 160)),
@@ -234,10 +235,12 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return _load_font(path, size, threading.get_ident())  # one FreeType face per thread: faces are not thread-safe
 
 
+_CAPTION_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_TITLE}\s+|\s*;\s*")  # a sentence's end, never a title's stop
+
+
 def caption_text(prompt: str, limit: int = 60) -> str:
     """The shot's key words: the prompt's first sentence, shortened by clauses, then words, to ``limit`` chars."""
-    end = r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?])\s+|\s*;\s*"  # not after titles
-    text = re.split(end, " ".join(prompt.split()), maxsplit=1)[0].rstrip(".:,")
+    text = _CAPTION_END.split(" ".join(prompt.split()), maxsplit=1)[0].rstrip(".:,")
     while len(text) > limit and "," in text:
         text = text.rsplit(",", 1)[0]
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:—- ") + "…"

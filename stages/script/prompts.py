@@ -6,6 +6,7 @@ from collections import Counter
 
 from stages.contracts import Character
 from stages.script.sentences import SPEECH_VERBS
+from stages.text import NOT_AFTER_TITLE, TITLE
 
 MOODS: dict[str, tuple[str, ...]] = {  # a trailing * makes a word stem; the order breaks ties
     "tense": ("nerv*", "vex*", "anger*", "angry", "quarrel*", "fear*", "afraid", "anxi*", "worr*", "abus*",
@@ -61,9 +62,8 @@ ask become begin bring call change consider decide depend desire engage fall fee
 help hold keep learn leave live lose meet mention move open pass pay pretend put reach recommend remain
 remember return run send show sit speak spend stand stay stop suggest talk try turn visit wait walk wonder
 """.split()) | frozenset(SPEECH_VERBS)
-_TITLE = r"(?:Mr|Mrs|Ms|Dr|St)\."
-_TOKEN = re.compile(rf"(?:{_TITLE} )?[^\W\d_](?:[^\W\d_]|['’-])*")  # words of any alphabet: "Café", not "Caf"
-_CLAUSE = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)\.|[,;:!?\"“”()]|—|--| - ")
+_TOKEN = re.compile(rf"(?:{TITLE}\. )?[^\W\d_](?:[^\W\d_]|['’-])*")  # words of any alphabet: "Café", not "Caf"
+_CLAUSE = re.compile(rf"\.{NOT_AFTER_TITLE}|[,;:!?\"“”()]|—|--| - ")  # "Mme. Roux" is no clause end
 
 
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
