@@ -7,8 +7,12 @@ import re
 # sentence, a clause, a caption or a subtitle line never ends on one.
 TITLES: tuple[str, ...] = ("Mr", "Mrs", "Ms", "Dr", "St", "Messrs", "Mme", "Mlle", "Mmes", "Mlles", "Prof", "Rev",
                            "Capt", "Col", "Gen", "Lt", "Sgt")
+# Forms of address spelled out in full: like a title they belong to the name after them ("Lady Lucas").
+RANKS: tuple[str, ...] = ("Miss", "Sir", "Lady", "Lord", "Colonel", "Captain")
 # A regex of any title without its full stop, longest first so that "Mrs" is tried before "Mr".
 TITLE = "(?:" + "|".join(sorted(TITLES, key=len, reverse=True)) + ")"
+# A regex of any word that may come before a name: a title (its full stop optional) or a rank.
+NAME_PREFIX = "(?:" + "|".join(sorted(TITLES + RANKS, key=len, reverse=True)) + r")\.?"
 # A regex lookbehind that fails right after a title's full stop: put it after the "." that might end something.
 NOT_AFTER_TITLE = "".join(rf"(?<!\b{title}\.)" for title in TITLES)
 

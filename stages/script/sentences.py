@@ -8,7 +8,7 @@ from itertools import pairwise
 from pysbd import Segmenter
 
 from stages.contracts import Character
-from stages.text import continues
+from stages.text import NAME_PREFIX, continues
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SHORT_WEIGHT = 4.0  # a too-short group costs this many extra groups per squared unit it lacks
@@ -23,9 +23,9 @@ SPEECH_VERBS = (
 _VERB = re.compile(r"\b(?:" + "|".join(SPEECH_VERBS) + r")\b", re.IGNORECASE)
 _PRONOUN_AFTER = re.compile(r"^\s*(he|she)\b", re.IGNORECASE)
 _PRONOUN_BEFORE = re.compile(r"\b(he|she)\s*$", re.IGNORECASE)
-_TITLES = r"(?:(?:Mr|Mrs|Miss|Ms|Dr|Sir|Lady|Lord|Colonel|Captain)\.?\s+)?"
-_NAME_AFTER = re.compile(r"^\s*(" + _TITLES + r"[A-Z][a-z]+)")
-_NAME_BEFORE = re.compile(r"(?:^|[\s,;])(" + _TITLES + r"[A-Z][a-z]+)\s*$")
+_NAME = rf"(?:{NAME_PREFIX}\s+)?[A-Z][a-z]+"  # "Lydia", "Mr. Hale", "Lady Lucas"
+_NAME_AFTER = re.compile(rf"^\s*({_NAME})")
+_NAME_BEFORE = re.compile(rf"(?:^|[\s,;])({_NAME})\s*$")
 _NOT_NAMES = PRONOUNS | {"this", "that", "then", "there", "so", "and", "but", "now", "here", "well", "yes", "no", "oh"}
 _VOCATIVE_LEAD = re.compile(r"(?:^[\"“]|,)\s*(?:(?:my\s+)?(?:dear|dearest)\s+|oh,?\s+)?$", re.IGNORECASE)
 _MALE = frozenset({"mr", "mr.", "mister", "sir", "lord", "master", "father", "uncle", "husband", "son", "brother",
