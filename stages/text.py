@@ -16,7 +16,14 @@ NAME_PREFIX = "(?:" + "|".join(sorted(TITLES + RANKS, key=len, reverse=True)) + 
 # A regex lookbehind that fails right after a title's full stop: put it after the "." that might end something.
 NOT_AFTER_TITLE = "".join(rf"(?<!\b{title}\.)" for title in TITLES)
 
+# Units written with a full stop. pysbd ends a sentence after one even in "12 lbs. of flour". Followed by a
+# capital ("he carried 12 lbs. Flour was dear.") a unit may end the sentence or not; the rule here: a capital
+# letter starts a new sentence, anything else (a small letter, a digit: "5 lbs. 3 oz.") carries it on.
+UNITS: tuple[str, ...] = ("lb", "lbs", "oz")
+
 _ENDS_ON_TITLE = re.compile(rf"\b{TITLE}\.$")
+_ENDS_ON_UNIT = re.compile(r"\b(?:" + "|".join(UNITS) + r")\.$")
+_FIRST_WORD_CHARACTER = re.compile(r"\w")
 
 
 def shorten(text: str, limit: int = 80) -> str:
@@ -26,5 +33,10 @@ def shorten(text: str, limit: int = 80) -> str:
 
 
 def continues(sentence: str, following: str) -> bool:
-    """Whether a sentence splitter was wrong to end ``sentence`` before ``following``: it ends on a title."""
-    return bool(_ENDS_ON_TITLE.search(sentence.rstrip()))
+    """Whether a sentence splitter was wrong to end ``sentence`` before ``following``: it ends on a title, or
+    on a unit ("lbs.") with ``following`` not starting with a capital letter."""
+    sentence = sentence.rstrip()
+    if _ENDS_ON_TITLE.search(sentence):
+        return True
+    first = _FIRST_WORD_CHARACTER.search(following)
+    return bool(_ENDS_ON_UNIT.search(sentence)) and not (first and first.group().isupper())

@@ -284,6 +284,15 @@ def test_every_narrator_keeps_each_title_of_the_one_list_with_its_name(title: st
     assert piper_module._TITLES.sub(r"\1", expected[1]) == f"{title} Dufour opened the shop, and {title} Roux waited."
 
 
+def test_a_sentence_goes_on_after_lbs_unless_a_capital_follows() -> None:
+    from stages.narration.elevenlabs import speakable_sentences
+
+    # the rule for the ambiguous case: "lbs." then a capital letter ends the sentence
+    text = "He weighed 12 lbs. of flour and 5 lbs. 3 oz. of tea. She carried 2 lbs. Flour was dear."
+    expected = ["He weighed 12 lbs. of flour and 5 lbs. 3 oz. of tea.", "She carried 2 lbs.", "Flour was dear."]
+    assert EspeakNarrator().sentences(text) == speakable_sentences(text) == expected
+
+
 @pytest.mark.parametrize("written, said", [
     ("In 1887, he paid £3.50 for it.", "In eighteen eighty-seven, he paid three pounds and fifty pence for it."),
     ("He owed $1,250,000 by 1999.",

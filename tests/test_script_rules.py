@@ -87,6 +87,12 @@ def test_a_title_or_rank_of_the_one_list_belongs_to_the_name_after_it(title):
     assert attribution(f'"Sit down," {title} Roux replied.', []) == (f"{title} Roux", None)
 
 
+def test_the_screenwriter_keeps_lbs_of_in_one_sentence(segmenter):
+    text = "He weighed 12 lbs. of flour for the cook. She carried 2 lbs. Flour was dear."
+    assert sentences(text, segmenter) == ["He weighed 12 lbs. of flour for the cook.", "She carried 2 lbs.",
+                                          "Flour was dear."]
+
+
 # --- shots -------------------------------------------------------------------------------------
 
 NARRATION = "\n\n".join(

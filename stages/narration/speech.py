@@ -37,7 +37,7 @@ _SPEAKABLE = re.compile(r"\w")
 
 
 def _joined(sentences: list[str]) -> list[str]:
-    """The sentences, each one pysbd ended too soon (on a title, "Mme.") joined to the next."""
+    """The sentences, each one pysbd ended too soon (on a title, "Mme.", or on "lbs. of") joined to the next."""
     joined: list[str] = []
     for sentence in sentences:
         if joined and continues(joined[-1], sentence):

@@ -52,7 +52,7 @@ def _starts(text: str, segmenter: Segmenter) -> list[int]:
             starts.append(found)
             cursor = found + len(piece.strip())
     kept = [0]
-    for start in starts[1:]:  # pysbd ends some sentences too soon: on a title, "Mme."
+    for start in starts[1:]:  # pysbd ends some sentences too soon: on a title, "Mme.", or on "lbs. of"
         if not continues(text[kept[-1]:start], text[start:]):
             kept.append(start)
     return kept
