@@ -65,20 +65,20 @@ def project_file(tmp_path: Path) -> Path:
     return write_project(tmp_path / "proj")
 
 
-@pytest.fixture
-def cli():
-    """Run `film ...` in-process; returns (exit code, combined output)."""
+def run_cli(*args: object) -> tuple[int, str]:
+    """Run `film ...` in-process; returns (exit code, combined output). For fixtures wider than one test."""
     from typer.testing import CliRunner
 
     from pipeline.cli import app
 
-    runner = CliRunner()
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
 
-    def run(*args: str) -> tuple[int, str]:
-        result = runner.invoke(app, [str(a) for a in args])
-        return result.exit_code, result.output
 
-    return run
+@pytest.fixture
+def cli():
+    """Run `film ...` in-process; returns (exit code, combined output)."""
+    return run_cli
 
 
 @pytest.fixture(scope="module")

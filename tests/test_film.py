@@ -1,27 +1,72 @@
-"""End to end: a short film made by the real flow and backends, checked by decoding it; then reruns."""
+"""End to end: a short film made by the real flow and backends, checked by decoding it; then reruns, each in
+its own copy of the made film, so that any test runs alone or with any others."""
 from __future__ import annotations
 
 import math
 import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
 
 from stages.assets import ASSETS_DIR
-from tests.conftest import write_project
+from tests.conftest import run_cli, write_project
 from tests.film_checks import computed, decode_audio, loudness, manifest, srt_cues, stream_info, video_frames
 
 pytestmark = pytest.mark.slow
 MUSIC = ASSETS_DIR / "music" / "regency_air.ogg"
 
 
+@dataclass(frozen=True)
+class Made:
+    """A `film make` run: the project, its output folder, the exit code, what it printed and what it computed."""
+
+    project: Path
+    out: Path
+    code: int
+    text: str
+    computed: frozenset[tuple[str, int | None]]
+
+
+def make(project: Path, out: Path) -> Made:
+    """Run `film make` on the project into ``out`` and note the result."""
+    code, text = run_cli("make", project, "--out", out)
+    return Made(project, out, code, text, frozenset(computed(out)) if code == 0 else frozenset())
+
+
+def copied(made: Made, folder: Path) -> tuple[Path, Path]:
+    """The made project and output folder copied into ``folder``: the copy is the test's own to edit and rerun."""
+    assert made.code == 0, made.text
+    project = shutil.copytree(made.project.parent, folder / "proj") / made.project.name
+    return project, shutil.copytree(made.out, folder / "out")
+
+
 @pytest.fixture(scope="module")
-def film(tmp_path_factory):
-    """A project and its output folder, made once for the tests of this module (they run in order)."""
+def made(tmp_path_factory) -> Made:
+    """A project and its film, made once by `film make` for the tests of this module; they only read it."""
     root = tmp_path_factory.mktemp("film")
     finish = f"{{subtitles: true, crossfade: 0.3, loudness_lufs: -16, music: {MUSIC}, music_gain_db: -24}}"
-    project = write_project(root / "proj", finish=finish)
-    return project, root / "out"
+    return make(write_project(root / "proj", finish=finish), root / "out")
+
+
+@pytest.fixture
+def film(made, tmp_path_factory) -> tuple[Path, Path]:
+    """A copy of the made project and output folder for one test to edit and rerun as it likes."""
+    # a short folder name, not the test's: the CLI wraps its messages at 80 columns, and a long path in them
+    # would be cut mid-word ("screenplay.yam l:8")
+    return copied(made, tmp_path_factory.mktemp("copy"))
+
+
+@pytest.fixture(scope="module")
+def with_shot_99(made, tmp_path_factory) -> Made:
+    """A copy of the made film with a shot 99 added to the screenplay, made again."""
+    project, out = copied(made, tmp_path_factory.mktemp("film-99"))
+    new = {"shot": 99, "narration": "Outside, the wind rose over the hill.", "image_prompt": "a windy hill at dusk",
+           "mood": "somber"}
+    edit_screenplay(out, lambda data: data["scenes"][0]["shots"].append(new))
+    return make(project, out)
 
 
 def edit_screenplay(out, change):
@@ -35,22 +80,28 @@ def shot_list(data):
     return [shot for scene in data["scenes"] for shot in scene["shots"]]
 
 
-def test_cold_make_writes_every_output(cli, film):
-    project, out = film
-    code, text = cli("make", project, "--out", out)
+def redraw_first_shot(out):
+    """The user's edit of the first shot's image prompt: its still and clip are stale until the next make."""
+    edit_screenplay(out, lambda data: shot_list(data)[0].update(image_prompt="a mill in the rain, redrawn"))
+
+
+def test_cold_make_writes_every_output(made):
+    code, text, out = made.code, made.text, made.out
     assert code == 0, text
     for name in ("film.mp4", "film.srt", "screenplay.yaml", "contact_sheet.png", "manifest.json"):
         assert (out / name).is_file(), name
     data = manifest(out)
     assert len(data["shots"]) >= 4
     assert all(art["computed"] for shot in data["shots"] for art in shot["artifacts"].values())
+    assert made.computed == {(stage, shot["shot"]) for shot in data["shots"] for stage in shot["artifacts"]} | {
+        ("stitch", None)}
     assert "realtime" in text and "computed" in text
     printed = float(re.search(r"done in ([0-9.]+) s", text).group(1))
     assert abs(data["summary"]["wall_seconds"] - printed) < 0.06, "the manifest holds the time the user saw"
 
 
-def test_film_streams_length_sync_and_loudness(film):
-    _, out = film
+def test_film_streams_length_sync_and_loudness(made):
+    out = made.out
     info = stream_info(out / "film.mp4")
     assert "Video: h264" in info and "Audio: aac" in info, info
     assert "320x180" in info
@@ -65,8 +116,8 @@ def test_film_streams_length_sync_and_loudness(film):
     assert blob.find(b"moov") < blob.find(b"mdat"), "faststart: the index must come first"
 
 
-def test_subtitles_follow_narration_timings(film):
-    project, out = film
+def test_subtitles_follow_narration_timings(made):
+    project, out = made.project, made.out
     from pipeline.run.context import open_context
     from pipeline.run.script import ensure_screenplay
 
@@ -144,17 +195,13 @@ def test_deleting_a_shot_only_restitches(cli, film):
     assert computed(out) == {("stitch", None)}
 
 
-def test_adding_a_shot_makes_just_that_shot(cli, film):
-    project, out = film
-    new = {"shot": 99, "narration": "Outside, the wind rose over the hill.", "image_prompt": "a windy hill at dusk", "mood": "somber"}
-    edit_screenplay(out, lambda data: data["scenes"][0]["shots"].append(new))
-    code, text = cli("make", project, "--out", out)
-    assert code == 0, text
-    assert computed(out) == {("images", 99), ("narration", 99), ("animation", 99), ("stitch", None)}
+def test_adding_a_shot_makes_just_that_shot(with_shot_99):
+    assert with_shot_99.code == 0, with_shot_99.text
+    assert with_shot_99.computed == {("images", 99), ("narration", 99), ("animation", 99), ("stitch", None)}
 
 
-def test_force_one_shot_of_a_deterministic_stage_keeps_dependents(cli, film):
-    project, out = film
+def test_force_one_shot_of_a_deterministic_stage_keeps_dependents(cli, with_shot_99, tmp_path_factory):
+    project, out = copied(with_shot_99, tmp_path_factory.mktemp("copy"))
     code, text = cli("make", project, "--out", out, "--force", "images", "--shots", "99")
     assert code == 0, text
     # the redrawn still is byte-identical, so its clip and the film are still valid
@@ -177,12 +224,8 @@ def test_shots_that_do_not_exist(cli, film):
 @pytest.mark.parametrize("narration, command", [("", "make"), ("…", "check"), ("— —", "make")])
 def test_invalid_screenplay_edit_names_the_field(cli, film, narration, command):
     project, out = film
-    good = (out / "screenplay.yaml").read_text()
     edit_screenplay(out, lambda data: shot_list(data)[0].update(narration=narration))
-    try:
-        code, text = cli(command, project, "--out", out)
-    finally:
-        (out / "screenplay.yaml").write_text(good)
+    code, text = cli(command, project, "--out", out)
     flat = " ".join(text.split())
     assert code == 2 and "screenplay.yaml:" in flat and "scenes.0.shots.0.narration" in flat, text
 
@@ -190,35 +233,27 @@ def test_invalid_screenplay_edit_names_the_field(cli, film, narration, command):
 @pytest.mark.parametrize("command", ["make", "status", "check"])
 def test_screenplay_that_is_not_utf8(cli, film, command):
     project, out = film
-    good = (out / "screenplay.yaml").read_bytes()
     (out / "screenplay.yaml").write_bytes(b"\xff\xfe title: bad\n")
-    try:
-        code, text = cli(command, project, "--out", out)
-    finally:
-        (out / "screenplay.yaml").write_bytes(good)
+    code, text = cli(command, project, "--out", out)
     flat = " ".join(text.split())
     assert code == 2 and "screenplay" in flat and "UTF-8" in flat and "Traceback" not in text, text
 
 
 def test_status_shows_cached_and_stale(cli, film):
     project, out = film
-    # forcing piper above may have changed shot 1's audio (its noise follows the order shots were spoken in)
-    assert cli("make", project, "--out", out)[0] == 0
     code, text = cli("status", project, "--out", out)
     assert code == 0 and "cached" in text and "stale" not in text and "missing" not in text, text
-    edit_screenplay(out, lambda data: shot_list(data)[0].update(image_prompt="a mill in the rain, redrawn"))
+    redraw_first_shot(out)
     code, text = cli("status", project, "--out", out)
     assert code == 0 and "stale" in text and "note" not in text, text
 
 
 def test_status_says_an_edited_screenplay_is_kept_when_the_script_inputs_change(cli, film):
     project, out = film
-    original = project.read_text(encoding="utf-8")
-    project.write_text(original.replace('style: "ink and wash"', 'style: "charcoal"'), encoding="utf-8")
-    try:
-        code, text = cli("status", project, "--out", out)
-    finally:
-        project.write_text(original, encoding="utf-8")
+    redraw_first_shot(out)
+    project.write_text(project.read_text(encoding="utf-8").replace('style: "ink and wash"', 'style: "charcoal"'),
+                       encoding="utf-8")
+    code, text = cli("status", project, "--out", out)
     flat = " ".join(text.split())
     assert code == 0 and "script cached" in flat, text
     assert "holds your edits, so it was kept" in flat and "--force script" in flat, text
@@ -227,14 +262,15 @@ def test_status_says_an_edited_screenplay_is_kept_when_the_script_inputs_change(
 def test_only_names_the_command_that_makes_what_it_lacks(cli, film):
     """After an image edit, --only stitch lacks that shot's still and clip: one --until animation makes both."""
     project, out = film
+    redraw_first_shot(out)
     code, text = cli("make", project, "--out", out, "--only", "stitch")
     flat = " ".join(text.split())
     assert code == 2 and "images for shot 1 is needed" in flat, text
     assert "--out" in flat and flat.rstrip().endswith("--until animation"), text
 
 
-def test_check_and_status_create_no_folder(cli, film, tmp_path):
-    project, _ = film
+def test_check_and_status_create_no_folder(cli, made, tmp_path):
+    project = made.project
     for command in ("check", "status"):
         assert cli(command, project, "--out", tmp_path / "nowhere" / "yet")[0] == 0
     assert not (tmp_path / "nowhere").exists()
@@ -242,6 +278,7 @@ def test_check_and_status_create_no_folder(cli, film, tmp_path):
 
 def test_force_script_backs_up_the_users_edits(cli, film):
     project, out = film
+    redraw_first_shot(out)
     code, text = cli("make", project, "--out", out, "--force", "script", "--until", "script")
     assert code == 0, text
     backups = list(out.glob("screenplay.backup-*.yaml"))

@@ -17,6 +17,7 @@ from stages.narration.piper import PiperNarrator
 from stages.narration.speech import EDGE_SILENCE, KEEP_SILENCE, assemble
 from stages.narration.spoken import spoken as read_aloud
 from stages.registry import backend_class
+from stages.text import TITLES
 
 TEN_WORDS = "It is a truth universally acknowledged, said the old man."
 TWO_SENTENCES = "Mr. Bennet replied that he had not. Mrs. Long has just been here."
@@ -271,6 +272,25 @@ def test_a_sentence_never_ends_on_a_title() -> None:
     text = "Mme. Dufour opened the shop. Mlle. Roux and Mr. Hale waited outside. It rained."
     assert EspeakNarrator().sentences(text) == [
         "Mme. Dufour opened the shop.", "Mlle. Roux and Mr. Hale waited outside.", "It rained."]
+
+
+@pytest.mark.parametrize("title", TITLES)
+def test_every_narrator_keeps_each_title_of_the_one_list_with_its_name(title: str) -> None:
+    from stages.narration.elevenlabs import speakable_sentences
+
+    text = f"The bell rang. {title}. Dufour opened the shop, and {title}. Roux waited. It rained."
+    expected = ["The bell rang.", f"{title}. Dufour opened the shop, and {title}. Roux waited.", "It rained."]
+    assert EspeakNarrator().sentences(text) == speakable_sentences(text) == expected
+    assert piper_module._TITLES.sub(r"\1", expected[1]) == f"{title} Dufour opened the shop, and {title} Roux waited."
+
+
+def test_a_sentence_goes_on_after_lbs_unless_a_capital_follows() -> None:
+    from stages.narration.elevenlabs import speakable_sentences
+
+    # the rule for the ambiguous case: "lbs." then a capital letter ends the sentence
+    text = "He weighed 12 lbs. of flour and 5 lbs. 3 oz. of tea. She carried 2 lbs. Flour was dear."
+    expected = ["He weighed 12 lbs. of flour and 5 lbs. 3 oz. of tea.", "She carried 2 lbs.", "Flour was dear."]
+    assert EspeakNarrator().sentences(text) == speakable_sentences(text) == expected
 
 
 @pytest.mark.parametrize("written, said", [

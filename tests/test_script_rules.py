@@ -15,6 +15,7 @@ from stages.registry import backend_class
 from stages.script import prompts
 from stages.script.rules import RulesOptions as Options, RulesScriptWriter
 from stages.script.sentences import alias_table, attribution, paragraphs, sentences
+from stages.text import RANKS, TITLES
 
 TEXT = Path(__file__).resolve().parents[1] / "assets" / "texts" / "pride_and_prejudice.txt"
 MR = Character(name="Mr. Bennet", description="a lean gentleman of fifty-five in a dark frock coat, dry smile",
@@ -68,6 +69,28 @@ def test_titles_do_not_end_sentences(segmenter):
     text = "Mr. Bennet was odd. Her mind was less difficult to develop. She saw Mrs. Long at church."
     assert sentences(text, segmenter) == ["Mr. Bennet was odd.", "Her mind was less difficult to develop.",
                                           "She saw Mrs. Long at church."]
+
+
+@pytest.mark.parametrize("title", TITLES)
+def test_no_title_of_the_one_list_ends_a_sentence_or_a_clause(segmenter, title):
+    text = f'"Come in," said {title}. Dufour to {title}. Roux by the old mill. It rained.'
+    assert sentences(text, segmenter) == [f'"Come in," said {title}. Dufour to {title}. Roux by the old mill.',
+                                          "It rained."]
+    assert prompts.key_phrases(f"{title}. Dufour and {title}. Roux watched the mill.", []) == [
+        f"{title}. Dufour", f"{title}. Roux", "mill"]
+
+
+@pytest.mark.parametrize("title", [f"{title}." for title in TITLES] + list(RANKS))
+def test_a_title_or_rank_of_the_one_list_belongs_to_the_name_after_it(title):
+    assert attribution(f'"Come in," said {title} Lucas, and "Sit down," {title} Roux replied.', []) == (
+        f"{title} Lucas", None)
+    assert attribution(f'"Sit down," {title} Roux replied.', []) == (f"{title} Roux", None)
+
+
+def test_the_screenwriter_keeps_lbs_of_in_one_sentence(segmenter):
+    text = "He weighed 12 lbs. of flour for the cook. She carried 2 lbs. Flour was dear."
+    assert sentences(text, segmenter) == ["He weighed 12 lbs. of flour for the cook.", "She carried 2 lbs.",
+                                          "Flour was dear."]
 
 
 # --- shots -------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from stages.errors import StageError
 from stages.media import FrameWriter, x264_args
 from stages.stitch import soundtrack
 from stages.stitch.moviepy_stitch import MoviepyStitcher, join_segments
-from stages.stitch.subtitles import LINE_CHARS, chunk_text, sentence_cues
+from stages.stitch.subtitles import LINE_CHARS, balance, chunk_text, sentence_cues
+from stages.text import RANKS, TITLES
 from stages.stitch.timeline import Timeline
 from tests.film_checks import decode_audio, loudness, srt_cues, stream_info, video_frames
 from tests.test_kenburns import decode
@@ -371,6 +372,13 @@ def test_a_long_sentence_is_cut_where_the_speaker_pauses_never_after_a_title() -
     chunks = chunk_text(BENNET)
     assert len(chunks) == 2 and chunks[0][-1].endswith("it was,")
     assert not any(line.endswith(("Mrs.", "Mr.", "the")) for chunk in chunks for line in chunk)
+
+
+@pytest.mark.parametrize("title", [f"{title}." for title in TITLES] + list(RANKS))
+def test_a_line_never_ends_on_a_title_or_rank_of_the_one_list(title) -> None:
+    # the break after the title gives two lines of 18 characters, the most even; it must go elsewhere
+    lines = (f"{'o' * (17 - len(title))} {title}", "Dufour by the mill")
+    assert len(lines[0]) == len(lines[1]) and not balance(lines)[0].endswith(title)
 
 
 def test_the_cue_change_waits_for_the_speech_to_resume_after_the_pause() -> None:

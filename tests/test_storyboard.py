@@ -11,6 +11,7 @@ from stages import assets
 from stages.contracts import Character, ImageMaker, ImageRequest
 from stages.images.storyboard import SAFE, StoryboardImages, StoryboardOptions, caption_text
 from stages.registry import backend_class
+from stages.text import TITLES
 
 ANN = Character(name="Ann Hale", description="a cheerful woman in a green dress")
 HALE = Character(name="Mr. Hale", description="a tall young man in a grey coat", aliases=("he",))
@@ -132,6 +133,12 @@ def test_caption_text_is_short_and_cut_at_words():
         "The park, Pemberley, a long lake"
     long = caption_text("Elizabeth walks alone across three muddy miles of country lanes towards Netherfield Park")
     assert len(long) <= 60 and long.endswith("…") and not long.endswith(" …")
+
+
+@pytest.mark.parametrize("title", TITLES)
+def test_a_caption_never_ends_on_a_title_of_the_one_list(title):
+    prompt = f"{title}. Dufour speaking to {title}. Roux; the shop, daylight, calm mood. {title}. Dufour: tall."
+    assert caption_text(prompt) == f"{title}. Dufour speaking to {title}. Roux"
 
 
 def test_music_bed_decodes_loops_and_is_gentle():

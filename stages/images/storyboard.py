@@ -4,6 +4,7 @@ from __future__ import annotations
 import colorsys
 import re
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from stages.backend import Backend
 from stages.contracts import Frozen, ImageRequest, ImageResult
 from stages.images.figures import draw_figures
 from stages.images.paint import CREAM, INK, SAFE, WHITE, WORK_WIDTH, mix, seeded_rng, soften
+from stages.text import NOT_AFTER_TITLE
 
 PALETTES = {  # mood -> sky top, horizon, ground, accent
     "calm": ((138, 176, 210), (226, 229, 214), (118, 146, 104), (92, 122, 160)),
@@ -64,7 +66,7 @@ class StoryboardOptions(Frozen):
 def _palette(mood: str, time_of_day: str) -> dict:
     m, t = mood.strip().lower(), time_of_day.strip().lower()
     m = MOOD_ALIASES.get(m, m)
-    base = PALETTES.get(m)
+    base: Sequence[tuple[int, ...]] | None = PALETTES.get(m)
     if base is None:  # an unknown mood still gets its own, stable palette
         hue = seeded_rng("mood", m).random()
         base = [tuple(int(255 * c) for c in colorsys.hls_to_rgb((hue + dh) % 1, lum, sat))
@@ -217,10 +219,10 @@ def _interior(w: int, h: int, rng, pal: dict, words: set[str]) -> Image.Image:
 def _texture(img: Image.Image, rng) -> Image.Image:
     """Mottled paint and a soft vignette: the hand-made part of the look."""
     w, h = img.size
-    arr = np.asarray(img, np.float32)
+    arr: np.ndarray = np.asarray(img, np.float32)
     for cell, amount in ((w / 10, 0.1), (w / 60, 0.04)):
         small = (rng.random((int(h / cell) + 2, int(w / cell) + 2)) * 255).astype(np.uint8)
-        noise = np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC), np.float32) / 255 - 0.5
+        noise = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC), np.float32) / 255 - 0.5
         arr = arr * (1 + amount * noise[..., None])
     yy, xx = np.ogrid[-1 : 1 : complex(0, h), -1 : 1 : complex(0, w)]
     return _image(arr * (1 - 0.38 * np.clip(xx**2 * 0.8 + yy**2 - 0.25, 0, None))[..., None])
@@ -235,10 +237,12 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return _load_font(path, size, threading.get_ident())  # one FreeType face per thread: faces are not thread-safe
 
 
+_CAPTION_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_TITLE}\s+|\s*;\s*")  # a sentence's end, never a title's stop
+
+
 def caption_text(prompt: str, limit: int = 60) -> str:
     """The shot's key words: the prompt's first sentence, shortened by clauses, then words, to ``limit`` chars."""
-    end = r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?])\s+|\s*;\s*"  # not after titles
-    text = re.split(end, " ".join(prompt.split()), maxsplit=1)[0].rstrip(".:,")
+    text = _CAPTION_END.split(" ".join(prompt.split()), maxsplit=1)[0].rstrip(".:,")
     while len(text) > limit and "," in text:
         text = text.rsplit(",", 1)[0]
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:—- ") + "…"
@@ -275,6 +279,7 @@ class StoryboardImages(Backend):
     name = "storyboard"
     version = "2"  # tag and caption inside the safe area
     Options = StoryboardOptions
+    options: StoryboardOptions
     packages = ("PIL", "numpy")
 
     def make_image(self, request: ImageRequest, out_path: Path) -> ImageResult:
@@ -288,7 +293,7 @@ class StoryboardImages(Backend):
         paint = _interior if inside > 0 or (inside == 0 and rng.random() < 0.5) else _exterior
         img = _texture(draw_figures(paint(w, h, rng, pal, words), request, rng, pal), paper)
         if img.size != (request.width, request.height):
-            img = img.resize((request.width, request.height), Image.BICUBIC)
+            img = img.resize((request.width, request.height), Image.Resampling.BICUBIC)
         _annotate(img, request, self.options)
         img.save(out_path, format="PNG", compress_level=1)  # level 1: a third of the time of the default
         return ImageResult(path=out_path)

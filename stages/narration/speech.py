@@ -14,7 +14,7 @@ import re
 import threading
 import wave
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -22,6 +22,7 @@ from stages.backend import Backend
 from stages.contracts import Frozen, NarrationRequest, NarrationResult, Timing
 from stages.errors import InputError
 from stages.narration.spoken import spoken
+from stages.text import continues
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,17 +33,14 @@ SILENCE_DB = -40.0  # below this, relative to the sentence's peak, a sample coun
 PEAK_DBFS = -1.0  # the clip's loudest sample after normalisation
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-# Titles written with a full stop; a sentence never ends on one (pysbd ends one after "Mme." or "Mlle.").
-TITLES = "Mr|Mrs|Ms|Dr|Messrs|Mme|Mlle|Mmes|Mlles|Prof|Rev|Capt|Col|Gen|Lt|Sgt"
-_ENDS_ON_TITLE = re.compile(rf"\b(?:{TITLES})\.$")
 _SPEAKABLE = re.compile(r"\w")
 
 
-def _joined_after_titles(sentences: list[str]) -> list[str]:
-    """The sentences, each one that ends on a title ("Mme.") joined to the one after it."""
+def _joined(sentences: list[str]) -> list[str]:
+    """The sentences, each one pysbd ended too soon (on a title, "Mme.", or on "lbs. of") joined to the next."""
     joined: list[str] = []
     for sentence in sentences:
-        if joined and _ENDS_ON_TITLE.search(joined[-1]):
+        if joined and continues(joined[-1], sentence):
             joined[-1] = f"{joined[-1]} {sentence}"
         else:
             joined.append(sentence)
@@ -59,10 +57,11 @@ class SentenceNarrator(Backend):
     """A narrator that speaks sentence by sentence; subclasses say how the sentences sound."""
 
     Options = SpeechOptions
+    options: SpeechOptions
 
     def __init__(self, options: SpeechOptions | None = None) -> None:
         super().__init__(options)
-        self._segmenter = None
+        self._segmenter: Any = None  # a pysbd Segmenter, made on first use
         self._segmenter_lock = threading.Lock()
 
     def narrate(self, request: NarrationRequest, out_path: Path) -> NarrationResult:
@@ -84,7 +83,7 @@ class SentenceNarrator(Backend):
                 if paragraph.strip()
                 for sentence in self._segmenter.segment(" ".join(paragraph.split()))
             ]
-        found = [sentence for sentence in _joined_after_titles(found) if _SPEAKABLE.search(sentence)]
+        found = [sentence for sentence in _joined(found) if _SPEAKABLE.search(sentence)]
         if not found:
             raise InputError(
                 f"nothing to narrate: the text {text[:60]!r} has no words",
@@ -117,8 +116,9 @@ def assemble(
 
     keep, edge = round(KEEP_SILENCE * sample_rate), round(EDGE_SILENCE * sample_rate)
     gap = np.zeros(round(pause * sample_rate), dtype=np.float32)
-    pieces, timings, cursor = [np.zeros(edge, dtype=np.float32)], [], edge
-    for index, (sentence, samples) in enumerate(zip(sentences, audio, strict=True)):
+    pieces, cursor = [np.zeros(edge, dtype=np.float32)], edge
+    timings: list[Timing] = []
+    for sentence, samples in zip(sentences, audio, strict=True):
         start, end = speech_bounds(samples)
         if start == end:
             continue

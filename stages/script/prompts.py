@@ -6,6 +6,7 @@ from collections import Counter
 
 from stages.contracts import Character
 from stages.script.sentences import SPEECH_VERBS
+from stages.text import NOT_AFTER_TITLE, RANKS, TITLE, TITLES
 
 MOODS: dict[str, tuple[str, ...]] = {  # a trailing * makes a word stem; the order breaks ties
     "tense": ("nerv*", "vex*", "anger*", "angry", "quarrel*", "fear*", "afraid", "anxi*", "worr*", "abus*",
@@ -39,10 +40,10 @@ _ROOMS = ("drawing-room", "drawing room", "breakfast-room", "breakfast room", "d
 _NAMED = re.compile(r"\b((?:[A-Z][\w'-]+ )+(?:" + "|".join(_PLACE_HEADS) + r"))\b")
 _LOCATIVE = re.compile(r"\b(?:at|in|near|into|inside)\s+([A-Z][a-z]+(?: [A-Z][a-z]+)*)\b(?!'s|’s)")
 _ROOM = re.compile(r"\b(?:the|a|an|his|her|their|our|my|your)\s+(" + "|".join(_ROOMS) + r")\b", re.IGNORECASE)
-_NOT_PLACES = frozenset({"The", "A", "An", "In", "At", "To", "On", "Of", "And", "But", "I", "Mr", "Mrs", "Miss",
-                         "Ms", "Sir", "Lady", "Lord", "Dr", "Colonel", "Captain", "Monday", "Tuesday", "Wednesday",
-                         "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April", "May",
-                         "June", "July", "August", "September", "October", "November", "December", "God", "Heaven"})
+_NOT_PLACES = frozenset({"The", "A", "An", "In", "At", "To", "On", "Of", "And", "But", "I", *TITLES, *RANKS, "Monday",
+                         "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February",
+                         "March", "April", "May", "June", "July", "August", "September", "October", "November",
+                         "December", "God", "Heaven"})
 _STOP = frozenset("""
 a about above after again against ago ah all almost also although always am among an and another any anything are
 as at away be because been before being below between both but by can cannot could dare dear did do does doing done
@@ -61,9 +62,8 @@ ask become begin bring call change consider decide depend desire engage fall fee
 help hold keep learn leave live lose meet mention move open pass pay pretend put reach recommend remain
 remember return run send show sit speak spend stand stay stop suggest talk try turn visit wait walk wonder
 """.split()) | frozenset(SPEECH_VERBS)
-_TITLE = r"(?:Mr|Mrs|Ms|Dr|St)\."
-_TOKEN = re.compile(rf"(?:{_TITLE} )?[^\W\d_](?:[^\W\d_]|['’-])*")  # words of any alphabet: "Café", not "Caf"
-_CLAUSE = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)\.|[,;:!?\"“”()]|—|--| - ")
+_TOKEN = re.compile(rf"(?:{TITLE}\. )?[^\W\d_](?:[^\W\d_]|['’-])*")  # words of any alphabet: "Café", not "Caf"
+_CLAUSE = re.compile(rf"\.{NOT_AFTER_TITLE}|[,;:!?\"“”()]|—|--| - ")  # "Mme. Roux" is no clause end
 
 
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:

@@ -8,6 +8,7 @@ from itertools import pairwise
 from pysbd import Segmenter
 
 from stages.contracts import Character
+from stages.text import NAME_PREFIX, continues
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SHORT_WEIGHT = 4.0  # a too-short group costs this many extra groups per squared unit it lacks
@@ -22,9 +23,9 @@ SPEECH_VERBS = (
 _VERB = re.compile(r"\b(?:" + "|".join(SPEECH_VERBS) + r")\b", re.IGNORECASE)
 _PRONOUN_AFTER = re.compile(r"^\s*(he|she)\b", re.IGNORECASE)
 _PRONOUN_BEFORE = re.compile(r"\b(he|she)\s*$", re.IGNORECASE)
-_TITLES = r"(?:(?:Mr|Mrs|Miss|Ms|Dr|Sir|Lady|Lord|Colonel|Captain)\.?\s+)?"
-_NAME_AFTER = re.compile(r"^\s*(" + _TITLES + r"[A-Z][a-z]+)")
-_NAME_BEFORE = re.compile(r"(?:^|[\s,;])(" + _TITLES + r"[A-Z][a-z]+)\s*$")
+_NAME = rf"(?:{NAME_PREFIX}\s+)?[A-Z][a-z]+"  # "Lydia", "Mr. Hale", "Lady Lucas"
+_NAME_AFTER = re.compile(rf"^\s*({_NAME})")
+_NAME_BEFORE = re.compile(rf"(?:^|[\s,;])({_NAME})\s*$")
 _NOT_NAMES = PRONOUNS | {"this", "that", "then", "there", "so", "and", "but", "now", "here", "well", "yes", "no", "oh"}
 _VOCATIVE_LEAD = re.compile(r"(?:^[\"“]|,)\s*(?:(?:my\s+)?(?:dear|dearest)\s+|oh,?\s+)?$", re.IGNORECASE)
 _MALE = frozenset({"mr", "mr.", "mister", "sir", "lord", "master", "father", "uncle", "husband", "son", "brother",
@@ -50,7 +51,11 @@ def _starts(text: str, segmenter: Segmenter) -> list[int]:
         if found >= 0:
             starts.append(found)
             cursor = found + len(piece.strip())
-    return [0, *starts[1:]]
+    kept = [0]
+    for start in starts[1:]:  # pysbd ends some sentences too soon: on a title, "Mme.", or on "lbs. of"
+        if not continues(text[kept[-1]:start], text[start:]):
+            kept.append(start)
+    return kept
 
 
 def _cut(text: str, starts: list[int]) -> list[str]:

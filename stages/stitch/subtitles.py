@@ -4,14 +4,16 @@ from __future__ import annotations
 import math
 import textwrap
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, takewhile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from stages.contracts import Timing
 from stages.errors import InputError
 from stages.media import i420_planes, rgb_to_ycbcr
+from stages.text import RANKS, TITLES
 
 LINE_CHARS = 42
 CUE_LINES = 2
@@ -19,9 +21,9 @@ SAFE_WIDTH = 0.9  # of the frame: the widest a burned-in cue may be
 MIN_CUE_S = 1.0  # a cue stays up at least this long where the silence after it allows: a blink cannot be read
 SNAP_S = 1.0  # a cue change inside a sentence moves to the end of a pause in the speech this close to it
 PAUSE_MARKS = ",;:—"  # a word ending in one of these is followed by a pause: the best place to change cue or line
-# Words a line should not end on: they belong with the word after them.
-CLINGING = frozenset("a an the of to in on at by for from with and or but his her its my your our their "
-                     "mr. mrs. ms. dr. st. miss sir lady lord".split())
+# Words a line should not end on: they belong with the word after them (titles and ranks with the name).
+CLINGING = frozenset("a an the of to in on at by for from with and or but his her its my your our their".split()
+                     + [f"{title.lower()}." for title in TITLES] + [rank.lower() for rank in RANKS])
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,8 @@ class CueRenderer:
         self.width, self.height = size
         self.px = max(8, min(self.height // 20, self.width // 26))
         self.lock = threading.Lock()  # segments render in threads; a FreeType face is not thread-safe
-        self.font_path, self.fonts = font_path, {}
+        self.font_path = font_path
+        self.fonts: dict[int, Any] = {}  # FreeType faces by pixel size
         try:
             self._font(self.px)
         except OSError as exc:
