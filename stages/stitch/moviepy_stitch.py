@@ -22,8 +22,9 @@ from stages.files import write_atomically
 from stages.media import FAST_X264, FrameWriter, run_ffmpeg, x264_args
 from stages.stitch import soundtrack
 from stages.stitch.cache import FileDigests, reuse_or_make, segment_key, soundtrack_key
+from stages.stitch.cut import plan_cut
 from stages.stitch.frames import SegmentPainter, burned_cues
-from stages.stitch.subtitles import Cue, CueRenderer, film_cues, shot_cues, srt_text
+from stages.stitch.subtitles import Cue, CueRenderer, srt_text
 from stages.stitch.timeline import Timeline
 
 
@@ -63,9 +64,8 @@ class MoviepyStitcher(Backend):
                 if not Path(path).is_file():
                     raise StageError(f"shot {shot.number}: {kind} file {path} not found")
         fmt = request.format
-        timeline = Timeline.plan([s.audio_duration for s in request.shots], fmt.fps, request.crossfade)
-        cues = [shot_cues(shot.timings, timeline.length(i), soundtrack.speech_pauses(shot.audio_path))
-                for i, shot in enumerate(request.shots)]
+        cut = plan_cut(request)
+        timeline, cues = cut.timeline, cut.cues
         renderer = CueRenderer(request.font_path, (fmt.width, fmt.height)) if request.subtitles else None
         burned = cues if renderer is not None else [[]] * len(cues)
         segments = timeline.segments()
@@ -88,7 +88,7 @@ class MoviepyStitcher(Backend):
             join_segments(parts, sound, Path(video_path), workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        Path(srt_path).write_text(srt_text(film_cues(zip(timeline.starts, cues))), encoding="utf-8")
+        Path(srt_path).write_text(srt_text(cut.subtitles()), encoding="utf-8")
         return StitchResult(video_path=video_path, srt_path=srt_path, duration=timeline.duration, loudness_lufs=lufs)
 
     def _places(self, request: StitchRequest, timeline: Timeline, frame_cues: Sequence[Sequence[Cue | None]],
