@@ -98,27 +98,25 @@ def test_atomic_json_and_publish(tmp_path):
 def test_published_outputs_are_copies_that_follow_their_source(tmp_path):
     """The out folder's film.srt is a copy (an in-place edit of it leaves the cache alone) and is replaced
     whenever the cached file behind it changes, even by one of the same size and an older date."""
-    from types import SimpleNamespace
+    from pipeline.outputs.published import publish_if_changed
 
-    from pipeline.outputs.finish import _publish_if_changed
-
-    ctx = SimpleNamespace(out_dir=tmp_path / "out")
+    out = tmp_path / "out"
     old, new, target = tmp_path / "old.srt", tmp_path / "new.srt", tmp_path / "out" / "film.srt"
     old.write_text("slow and white")
     new.write_text("slow and black")
     os.utime(old, (1_000_000, 1_000_000))  # the earlier film: older and the same size
     target.parent.mkdir()
-    _publish_if_changed(ctx, new, target)
+    publish_if_changed(out, new, target)
     assert target.read_text() == "slow and black" and target.stat().st_ino != new.stat().st_ino
     target.write_text("my own fix")  # edited in place: the cache is untouched
     assert new.read_text() == "slow and black"
-    _publish_if_changed(ctx, new, target)
+    publish_if_changed(out, new, target)
     assert target.read_text() == "slow and black"
-    _publish_if_changed(ctx, old, target)  # back to the earlier screenplay's stitch
+    publish_if_changed(out, old, target)  # back to the earlier screenplay's stitch
     assert target.read_text() == "slow and white"
     stamp = target.stat().st_mtime_ns
-    _publish_if_changed(ctx, old, target)  # nothing changed: not copied again
+    publish_if_changed(out, old, target)  # nothing changed: not copied again
     assert target.stat().st_mtime_ns == stamp
     old.write_text("slow and green")  # the same cache file remade (--force stitch)
-    _publish_if_changed(ctx, old, target)
+    publish_if_changed(out, old, target)
     assert target.read_text() == "slow and green"

@@ -1,7 +1,6 @@
 """After the stages: publish the film, the subtitles and the contact sheet, and write the manifest."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -16,37 +15,13 @@ from pipeline.outputs.manifest import (
     Spend,
     SpendTotals,
 )
+from pipeline.outputs.published import publish_if_changed
 from pipeline.plan.planner import Slot, remember_keys
 from pipeline.run.context import RunContext
 from pipeline.run.jobs import Outcome
 from pipeline.store import digest
-from stages.files import publish, write_json_atomic
+from stages.files import write_json_atomic
 from stages.registry import STAGES
-
-
-def _published_file(ctx: RunContext) -> Path:
-    return ctx.out_dir / ".film" / "published.json"
-
-
-def _publish_if_changed(ctx: RunContext, source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` unless ``target`` is still the copy of this very source file made last
-    time (as recorded then); a new or remade source, or a user's change to the copy, republishes it."""
-    record_path = _published_file(ctx)
-    try:
-        published = json.loads(record_path.read_text())
-    except (OSError, ValueError):
-        published = {}
-    if target.exists() and published.get(target.name) == _identity(source, target):
-        return
-    publish(source, target)
-    published[target.name] = _identity(source, target)
-    write_json_atomic(record_path, published)
-
-
-def _identity(source: Path, target: Path) -> list:
-    """What tells a published copy apart: the source's path, size and change time, and the copy's."""
-    src, dst = source.stat(), target.stat() if target.exists() else None
-    return [str(source), src.st_size, src.st_mtime_ns, dst and dst.st_size, dst and dst.st_mtime_ns]
 
 
 def _stored_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
@@ -85,7 +60,7 @@ def _contact_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | Non
     if sheet is None:
         return None
     target = ctx.out_dir / "contact_sheet.png"
-    _publish_if_changed(ctx, sheet, target)
+    publish_if_changed(ctx.out_dir, sheet, target)
     return target
 
 
@@ -144,8 +119,8 @@ def finish_run(ctx: RunContext, outcomes: dict[Slot, Outcome], started: float) -
     outputs: dict[str, str] = {"screenplay": str(ctx.screenplay_files.path)}
     stitch = outcomes.get(("stitch", None))
     if stitch is not None and stitch.record is not None:
-        _publish_if_changed(ctx, ctx.store.path_of(stitch.record), out / "film.mp4")
-        _publish_if_changed(ctx, ctx.store.path_of(stitch.record, "srt"), out / "film.srt")
+        publish_if_changed(ctx.out_dir, ctx.store.path_of(stitch.record), out / "film.mp4")
+        publish_if_changed(ctx.out_dir, ctx.store.path_of(stitch.record, "srt"), out / "film.srt")
         outputs |= {"film": str(out / "film.mp4"), "subtitles": str(out / "film.srt")}
     sheet = _contact_sheet(ctx, outcomes)
     if sheet:
