@@ -5,6 +5,7 @@ import threading
 import time
 from pathlib import Path
 
+from pipeline.outputs.editing import write_film_timeline
 from pipeline.outputs.manifest import (
     ArtifactEntry,
     Manifest,
@@ -122,6 +123,9 @@ def finish_run(ctx: RunContext, outcomes: dict[Slot, Outcome], started: float) -
         publish_if_changed(ctx.out_dir, ctx.store.path_of(stitch.record), out / "film.mp4")
         publish_if_changed(ctx.out_dir, ctx.store.path_of(stitch.record, "srt"), out / "film.srt")
         outputs |= {"film": str(out / "film.mp4"), "subtitles": str(out / "film.srt")}
+        timeline = write_film_timeline(ctx, outcomes, stitch)
+        if timeline is not None:
+            outputs["timeline"] = str(timeline)
     sheet = _contact_sheet(ctx, outcomes)
     if sheet:
         outputs["contact_sheet"] = str(sheet)
