@@ -203,3 +203,21 @@ def _exit_without_teardown() -> None:
         except (OSError, ValueError):  # closed or a broken pipe: nothing more can reach it
             pass
     os._exit(_exit_status[0])
+
+
+@app.command()
+def export(
+    project: Path = typer.Argument(..., help="the project YAML file"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default out/<project name>/)"),
+    fmt: str = typer.Option(..., "--format", help="otio, fcp7xml (Final Cut Pro 7 XML) or edl (CMX 3600)"),
+    output: Path | None = typer.Option(None, "-o", "--output",
+                                       help="file to write (default: film.otio, .xml or .edl in the output folder)"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+) -> None:
+    """Write the finished film's cut as a timeline an editor opens (media paths relative to the file)."""
+    from pipeline.outputs.editing import export_timeline
+    from pipeline.report import console
+
+    with reported_errors(debug):
+        written = export_timeline(project, out, fmt, output)
+        console.print(f"[green]ok[/]: {_escape(str(written))}")
