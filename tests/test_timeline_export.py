@@ -147,3 +147,28 @@ def test_export_refuses_a_format_it_does_not_know(tmp_path):
     project = write_project(tmp_path / "proj")
     code, text = run_cli("export", project, "--format", "aaf")
     assert code == 2 and "otio, fcp7xml, edl" in text, text
+
+
+def test_music_shorter_than_the_film_loops_to_its_end(tmp_path):
+    from pipeline.outputs.timeline import music_loops
+    from stages.contracts import StitchRequest, StitchShot, VideoFormat
+
+    shot = StitchShot(number=1, clip_path=tmp_path / "c.mp4", clip_duration=6.0, audio_path=tmp_path / "a.wav",
+                      audio_duration=5.8, timings=())
+    request = StitchRequest(shots=(shot,), format=VideoFormat(width=320, height=180, fps=12), font_path=tmp_path,
+                            music_path=tmp_path / "m.ogg", music_gain_db=-20)
+    loops = music_loops(request, "media/m.ogg", 2.55, 12, 70)  # 30.6 frames a pass
+    assert [(m.start, m.frames) for m in loops] == [(0, 31), (31, 30), (61, 9)]
+    assert all(m.media_frames == 31 and m.gain_db == -20 for m in loops)
+
+
+def test_fcp7_xml_and_edl_refuse_a_rate_timecode_lacks():
+    from pipeline.errors import UserError
+    from pipeline.outputs.editing import _written
+    from pipeline.outputs.timeline import VIDEO, Item, Layout, Track, to_otio
+
+    timeline = to_otio(Layout("t", 12, 10, (Track("shots", VIDEO, (Item("shot 01", "media/s.mp4", 0, 10, 12),)),), ()))
+    assert "OTIO_SCHEMA" in _written(otio, timeline, "otio_json")  # OTIO itself takes any rate
+    for adapter in ("fcp_xml", "cmx_3600"):
+        with pytest.raises(UserError, match="12 fps"):
+            _written(otio, timeline, adapter)
