@@ -18,7 +18,7 @@ from pipeline.store import Store
 from pipeline.store.local import SHARED_TEMP_AGE_S
 from stages.files import TEMP_MARK, host_tag, temp_sibling, temp_writer
 from tests.conftest import write_project
-from tests.film_checks import manifest, video_frames
+from tests.film_checks import computed, manifest, video_frames
 
 ENV = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="400")
 
@@ -158,6 +158,7 @@ def test_two_runs_at_once_on_one_project_both_finish_one_after_the_other(tmp_pat
     assert f"pid {other.pid}," in " ".join(outputs[waited[0]].split()), outputs[waited[0]]
     assert video_frames(out / "film.mp4") > 0
     assert manifest(out)["stitch"] and len(manifest(out)["shots"]) >= 2
+    assert not computed(out), "the run that waited (its manifest is the last) found everything made"
     assert_whole_store(out)
 
 
