@@ -8,6 +8,7 @@ starting Prefect; otherwise it runs the Prefect flow (``pipeline.prefect.flow``)
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,9 @@ from pipeline.plan.planner import Slot
 from pipeline.plan.selection import Selection, make_selection
 from pipeline.run import progress
 from pipeline.run.context import RunContext, open_context
+from pipeline.run.disk import stops_when_full
 from pipeline.run.jobs import Outcome
+from pipeline.run.lock import out_folder_lock
 
 RUNNERS = ("threads", "dask")
 
@@ -26,10 +29,12 @@ RUNNERS = ("threads", "dask")
 def make_film(project: str | Path, out: str | Path | None = None, *, only: Sequence[str] | None = None,
               force: Sequence[str] | None = None, shots: str | None = None, until: str | None = None,
               budget: float | None = None, runner: str | None = None, listener: progress.Listener | None = None,
-              on_server: Callable[[str], None] | None = None) -> RunSummary:
+              on_server: Callable[[str], None] | None = None,
+              on_wait: Callable[[str], None] | None = None) -> RunSummary:
     """Make (or remake the stale parts of) the film of ``project``; the flags are `film make`'s. ``listener``
     hears of the flow's progress (a display such as the CLI's bars is entered while the flow runs); ``on_server``
-    is told the URL of a running `film ui` the run reports to."""
+    is told the URL of a running `film ui` the run reports to; ``on_wait`` is told when another run holds the
+    output folder and this one waits for it (see ``pipeline.run.lock``; logged without it)."""
     from pipeline.outputs.finish import finish_run, record_wall_time
     from pipeline.run.readiness import check_backends_can_run, warm_up_backends
 
@@ -37,29 +42,34 @@ def make_film(project: str | Path, out: str | Path | None = None, *, only: Seque
     if runner not in (None, *RUNNERS):
         raise UserError(f"--runner {runner}: unknown task runner", "use --runner threads or --runner dask")
     ctx = open_context(Path(project), Path(out) if out is not None else None, budget)
-    sel = make_selection(_listed(only), _listed(force), shots, until)
-    check_backends_can_run(ctx.loaded, tuple(sel.run))
-    cached = cached_outcomes(ctx, sel)
-    if cached is not None:
-        return finish_run(ctx, cached, started)
-    from pipeline.prefect import early_server
-    from pipeline.prefect import env as prefect_env
+    with stops_when_full(ctx.out_dir, ctx.store.root), out_folder_lock(ctx.out_dir, on_wait or _log_wait):
+        sel = make_selection(_listed(only), _listed(force), shots, until)
+        check_backends_can_run(ctx.loaded, tuple(sel.run))
+        cached = cached_outcomes(ctx, sel)
+        if cached is not None:
+            return finish_run(ctx, cached, started)
+        from pipeline.prefect import early_server
+        from pipeline.prefect import env as prefect_env
 
-    url = prefect_env.configure(ctx.loaded.base_dir)
-    if url and on_server is not None:
-        on_server(url)
-    early_server.start()  # comes up while Prefect is imported below
-    from pipeline.prefect.flow import run_flow
+        url = prefect_env.configure(ctx.loaded.base_dir)
+        if url and on_server is not None:
+            on_server(url)
+        early_server.start()  # comes up while Prefect is imported below
+        from pipeline.prefect.flow import run_flow
 
-    if (runner or ctx.project.runner.kind) == "threads":  # Dask workers import in their own processes
-        warm_up_backends(ctx.loaded, tuple(sel.run))
-    early_server.wait_until_ready()
-    with progress.listening(listener):
-        flags = {"only": _listed(only), "force": _listed(force), "shots": shots, "until": until}
-        summary = run_flow(ctx, flags, runner)
-    summary = summary.model_copy(update={"wall_seconds": round(time.perf_counter() - started, 3)})
-    record_wall_time(ctx, summary.wall_seconds)
-    return summary
+        if (runner or ctx.project.runner.kind) == "threads":  # Dask workers import in their own processes
+            warm_up_backends(ctx.loaded, tuple(sel.run))
+        early_server.wait_until_ready()
+        with progress.listening(listener):
+            flags = {"only": _listed(only), "force": _listed(force), "shots": shots, "until": until}
+            summary = run_flow(ctx, flags, runner)
+        summary = summary.model_copy(update={"wall_seconds": round(time.perf_counter() - started, 3)})
+        record_wall_time(ctx, summary.wall_seconds)
+        return summary
+
+
+def _log_wait(message: str) -> None:
+    logging.getLogger("film.lock").warning(message)
 
 
 def _listed(value: Sequence[str] | None) -> list[str] | None:

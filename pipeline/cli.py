@@ -88,7 +88,8 @@ def make(
 
         summary = make_film(project, out, only=only, force=force, shots=shots, until=until, budget=budget,
                             runner=runner, listener=StageProgress(),
-                            on_server=lambda url: console.print(f"this run shows in the Prefect UI at {url}"))
+                            on_server=lambda url: console.print(f"this run shows in the Prefect UI at {url}"),
+                            on_wait=lambda message: console.print(f"[yellow]{_escape(message)}[/]"))
         print_summary(summary)
     if summary.refused:
         raise typer.Exit(2)

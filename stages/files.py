@@ -1,25 +1,47 @@
 """Files written whole or not at all: made under a temporary name beside the target, then renamed in one step.
 
 Both layers use it: a backend's journal and the stitcher's segment cache (``stages/``), the artifact store,
-the manifest and the outputs (``pipeline/``). Every temporary name holds ``.tmp-``, so the store's sweep
-finds what a killed run left behind.
+the manifest and the outputs (``pipeline/``). Every temporary name holds ``.tmp-`` and its writer (a hash of
+the host and the process id), so the store's sweep finds what a killed run left behind and spares what a live
+one is still writing.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 TEMP_MARK = ".tmp-"
+_WRITER = re.compile(re.escape(TEMP_MARK) + r"([0-9a-f]{8})-(\d+)-")  # what follows the mark in a temp's name
+
+
+def host_tag() -> str:
+    """This machine, in the 8 hex digits a temporary name carries (a hash of the host name)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temp_tag() -> str:
+    """What follows ``.tmp-`` in a temporary name made by this process: its host, its pid and a dash."""
+    return f"{host_tag()}-{os.getpid()}-"
+
+
+def temp_writer(name: str) -> tuple[str, int] | None:
+    """The (host tag, pid) of the process that made a temporary name; None for a name without them."""
+    found = _WRITER.search(name)
+    return (found.group(1), int(found.group(2))) if found else None
 
 
 def temp_sibling(path: Path) -> Path:
-    """A unique temporary name next to ``path`` with the same suffix (so tools see the format)."""
-    return path.with_name(f"{path.stem}{TEMP_MARK}{uuid.uuid4().hex[:8]}{path.suffix}")
+    """A unique temporary name next to ``path`` with the same suffix (so tools see the format), naming its
+    writer: ``name.tmp-<host>-<pid>-<random>.ext``."""
+    return path.with_name(f"{path.stem}{TEMP_MARK}{temp_tag()}{uuid.uuid4().hex[:8]}{path.suffix}")
 
 
 def write_atomically(target: Path, render: Callable[[Path], Any], durable: bool = False) -> Path:

@@ -23,7 +23,9 @@ from pipeline.prefect import early_server
 from pipeline.prefect.artifacts import publish_artifacts
 from pipeline.run import progress
 from pipeline.run.context import RunContext, RunRef, context_for, open_context, register
+from pipeline.run.disk import stops_when_full
 from pipeline.run.jobs import Job, Outcome, run_job
+from pipeline.run.lock import out_folder_lock
 from pipeline.run.script import ensure_screenplay, script_outcome, share_screenplay
 from stages.contracts import Shot
 from stages.errors import ContentRejected
@@ -146,17 +148,27 @@ def film_flow(
     ctx = open_context(Path(project), Path(out) if out else None, budget)
     ctx.desk.on_retry = _log_retry
     sel = make_selection(only, force, shots, until)
-    ctx.store.sweep_temporaries(ctx.out_dir, ctx.out_dir / ".film")
-    script = script_task(ctx, sel)
-    sel.check_shots(ctx.shots())
-    run = RunRef(str(ctx.loaded.path), str(ctx.out_dir), uuid.uuid4().hex, budget, share_screenplay(ctx))
-    register(run, ctx)
-    outcomes = run_stages(ctx, run, sel, remote)
-    if script is not None:
-        outcomes[("script", None)] = script
-    summary = finish_run(ctx, outcomes, started)
-    publish_artifacts(ctx, outcomes, summary)
+    # `film make` holds the lock already (this flow runs in its process); a run served by `film serve` takes it
+    with stops_when_full(ctx.out_dir, ctx.store.root), \
+            out_folder_lock(ctx.out_dir, get_run_logger().warning, _served_command()):
+        ctx.store.sweep_temporaries(ctx.out_dir, ctx.out_dir / ".film")
+        script = script_task(ctx, sel)
+        sel.check_shots(ctx.shots())
+        run = RunRef(str(ctx.loaded.path), str(ctx.out_dir), uuid.uuid4().hex, budget, share_screenplay(ctx))
+        register(run, ctx)
+        outcomes = run_stages(ctx, run, sel, remote)
+        if script is not None:
+            outcomes[("script", None)] = script
+        summary = finish_run(ctx, outcomes, started)
+        publish_artifacts(ctx, outcomes, summary)
     return summary
+
+
+def _served_command() -> str:
+    """What a waiting run is told this run is: its flow run's name, as the Prefect UI shows it."""
+    from prefect.runtime import flow_run
+
+    return f"Prefect flow run '{flow_run.name}'"
 
 
 def _log_retry(stage: str, shot: int | None, attempt: int, delay: float, error: Exception) -> None:

@@ -17,6 +17,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from pipeline.run.context import RunContext
+from pipeline.run.disk import stops_when_full
 from pipeline.store import Record, digest, file_digest
 from stages.assets import FONT_SANS_BOLD
 from stages.contracts import (
@@ -194,6 +195,8 @@ def run_job(ctx: RunContext, job: Job, force: bool = False) -> Outcome:
         info["busy_s"] = round(ctx.desk.busy.get((job.stage, job.shot), 0.0), 3)  # wall_s less waiting for a slot
         return result
 
-    record = store.produce(job.stage, job.key, job.suffixes, make, info=info)
+    made_from = [store.local_path(up, name) for up in job.needs for name in up.files]
+    with stops_when_full(store.root / job.stage, store.root, job.stage, made_from):
+        record = store.produce(job.stage, job.key, job.suffixes, make, info=info)
     store.drop_journal(job.stage, job.key)  # the result is stored: nothing left to collect
     return Outcome(job.stage, job.shot, job.key, record, computed=True, wall_s=time.perf_counter() - started)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pipeline.errors import FilmError
 from pipeline.store.keys import file_digest
 from pipeline.store.records import Record, RecordInfo
-from stages.files import TEMP_MARK, temp_sibling, write_json_atomic, write_text_atomic
+from stages.files import TEMP_MARK, host_tag, temp_sibling, temp_writer, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from pipeline.store.remote import RemoteStore
@@ -183,16 +183,14 @@ class Store:
 
     def sweep_temporaries(self, *folders: Path) -> int:
         """Remove temp files and folders (named ``*.tmp-*``) left by an interrupted run, anywhere in the store
-        and directly in ``folders``; returns how many. In a store shared with other runs, only those old
-        enough that no run can still be writing them."""
+        and directly in ``folders``; returns how many. Only those whose writer is gone (``writer_gone``)."""
         count = 0
-        oldest = time.time() - (SHARED_TEMP_AGE_S if self.shared else 0)
         pattern = f"*{TEMP_MARK}*"
         found = [*(self.root.rglob(pattern) if self.root.is_dir() else ()),
                  *(tmp for folder in folders if folder.is_dir() for tmp in folder.glob(pattern))]
         for tmp in found:
             try:
-                if self.shared and tmp.stat().st_mtime > oldest:
+                if not writer_gone(tmp, self.shared):
                     continue
                 if tmp.is_dir():
                     shutil.rmtree(tmp)
@@ -202,6 +200,32 @@ class Store:
             except FileNotFoundError:
                 continue
         return count
+
+
+def writer_gone(tmp: Path, shared: bool) -> bool:
+    """Whether no process can still be writing the temporary ``tmp``: its writer's pid is dead on this host; a
+    temp of another host's (in a shared store) is older than SHARED_TEMP_AGE_S; a temp whose name does not say
+    its writer is in a store of this run's alone, or that old."""
+    writer = temp_writer(tmp.name)
+    if writer is not None and writer[0] == host_tag():
+        return not _alive(writer[1])
+    if writer is None and not shared:
+        return True
+    return tmp.stat().st_mtime < time.time() - SHARED_TEMP_AGE_S
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux): the signal said it is there
+        return True
 
 
 def _record_or_none(found: dict[str, Any] | None) -> Record | None:

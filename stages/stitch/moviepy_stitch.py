@@ -18,7 +18,7 @@ from pydantic import Field
 from stages.backend import Backend
 from stages.contracts import Frozen, StitchRequest, StitchResult
 from stages.errors import StageError
-from stages.files import write_atomically
+from stages.files import TEMP_MARK, temp_tag, write_atomically
 from stages.media import FAST_X264, FrameWriter, run_ffmpeg, x264_args
 from stages.stitch import soundtrack
 from stages.stitch.cache import FileDigests, reuse_or_make, segment_key, soundtrack_key
@@ -71,7 +71,7 @@ class MoviepyStitcher(Backend):
         segments = timeline.segments()
         frame_cues = [burned_cues(timeline, burned, span) for span in segments]
         mix = self._mix(request, timeline)
-        workdir = Path(tempfile.mkdtemp(prefix=".stitch.tmp-", dir=Path(video_path).parent))
+        workdir = Path(tempfile.mkdtemp(prefix=f".stitch{TEMP_MARK}{temp_tag()}", dir=Path(video_path).parent))
         cancel = threading.Event()
         try:
             targets, sound = self._places(request, timeline, frame_cues, renderer, mix, workdir)
