@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+from pipeline.errors import RuntimeFailure
 from pipeline.outputs.manifest import (
     ArtifactEntry,
     Manifest,
@@ -17,9 +18,9 @@ from pipeline.outputs.manifest import (
     SpendTotals,
 )
 from pipeline.plan.planner import Slot, remember_keys
-from pipeline.run.context import RunContext
+from pipeline.run.context import RunContext, force_command
 from pipeline.run.jobs import Outcome
-from pipeline.store import digest
+from pipeline.store import Record, digest, file_digest
 from stages.files import publish, write_json_atomic
 from stages.registry import STAGES
 
@@ -28,9 +29,11 @@ def _published_file(ctx: RunContext) -> Path:
     return ctx.out_dir / ".film" / "published.json"
 
 
-def _publish_if_changed(ctx: RunContext, source: Path, target: Path) -> None:
+def _publish_if_changed(ctx: RunContext, source: Path, target: Path, made: Record | None = None,
+                        name: str = "main") -> None:
     """Copy ``source`` to ``target`` unless ``target`` is still the copy of this very source file made last
-    time (as recorded then); a new or remade source, or a user's change to the copy, republishes it."""
+    time (as recorded then); a new or remade source, or a user's change to the copy, republishes it. With
+    ``made`` (the source's record), a source whose bytes are not those it was made with is refused."""
     record_path = _published_file(ctx)
     try:
         published = json.loads(record_path.read_text())
@@ -38,6 +41,10 @@ def _publish_if_changed(ctx: RunContext, source: Path, target: Path) -> None:
         published = {}
     if target.exists() and published.get(target.name) == _identity(source, target):
         return
+    if made is not None and file_digest(source) != made.digest_of(name):
+        raise RuntimeFailure(f"{target.name}: its source in the store ({source}) is damaged: its bytes are not "
+                             "the ones it was made with, so it was not published",
+                             f"make it again: {force_command(ctx, made.stage, [])}")
     publish(source, target)
     published[target.name] = _identity(source, target)
     write_json_atomic(record_path, published)
@@ -49,20 +56,29 @@ def _identity(source: Path, target: Path) -> list:
     return [str(source), src.st_size, src.st_mtime_ns, dst and dst.st_size, dst and dst.st_mtime_ns]
 
 
-def _stored_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
-    """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
-    place = {shot.shot: i for i, shot in enumerate(ctx.shots())}  # film order, as the screenplay lists them
-    stills = sorted(((n, o.artifact) for (stage, n), o in outcomes.items() if stage == "images" and not o.refused
-                     and n is not None), key=lambda still: place.get(still[0], len(place)))
+def _stills(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> list[tuple[int, Record]]:
+    """The run's stills in film order, as the screenplay lists them."""
+    place = {shot.shot: i for i, shot in enumerate(ctx.shots())}
+    return sorted(((n, o.artifact) for (stage, n), o in outcomes.items() if stage == "images" and not o.refused
+                   and n is not None), key=lambda still: place.get(still[0], len(place)))
+
+
+def contact_sheet_path(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
+    """Where the contact sheet of these stills is kept in the store (None without stills)."""
+    stills = _stills(ctx, outcomes)
     if not stills:
         return None
-    key = digest([[n, record.digest] for n, record in stills])
-    sheet = ctx.store.root / "contact" / f"{key}.png"
-    if not sheet.exists():
+    return ctx.store.root / "contact" / f"{digest([[n, record.digest] for n, record in stills])}.png"
+
+
+def _stored_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
+    """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
+    sheet = contact_sheet_path(ctx, outcomes)
+    if sheet is not None and not sheet.exists():
         from pipeline.outputs.contact_sheet import make_contact_sheet
 
         sheet.parent.mkdir(parents=True, exist_ok=True)
-        make_contact_sheet([(n, ctx.store.path_of(record)) for n, record in stills], sheet)
+        make_contact_sheet([(n, ctx.store.path_of(record)) for n, record in _stills(ctx, outcomes)], sheet)
     return sheet
 
 
@@ -144,8 +160,8 @@ def finish_run(ctx: RunContext, outcomes: dict[Slot, Outcome], started: float) -
     outputs: dict[str, str] = {"screenplay": str(ctx.screenplay_files.path)}
     stitch = outcomes.get(("stitch", None))
     if stitch is not None and stitch.record is not None:
-        _publish_if_changed(ctx, ctx.store.path_of(stitch.record), out / "film.mp4")
-        _publish_if_changed(ctx, ctx.store.path_of(stitch.record, "srt"), out / "film.srt")
+        _publish_if_changed(ctx, ctx.store.path_of(stitch.record), out / "film.mp4", stitch.record)
+        _publish_if_changed(ctx, ctx.store.path_of(stitch.record, "srt"), out / "film.srt", stitch.record, "srt")
         outputs |= {"film": str(out / "film.mp4"), "subtitles": str(out / "film.srt")}
     sheet = _contact_sheet(ctx, outcomes)
     if sheet:
