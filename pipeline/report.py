@@ -97,7 +97,7 @@ def print_summary(summary: RunSummary) -> None:
 def print_status(film: Mapping[str, str], rows: Sequence[tuple[str, Mapping[str, str]]],
                  notes: Sequence[str] = ()) -> None:
     """The whole-film stages, then a table of the per-shot stages, then any notes."""
-    colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
+    colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim", "damaged": "bold red"}
     out = Console()
     for stage, state in film.items():
         out.print(f"{stage:<8} [{colour.get(state, 'white')}]{state}[/]")
@@ -147,3 +147,30 @@ def print_estimate(estimate: dict[str, Any], budget: float | None) -> None:
     console.print(f"[bold]total ${estimate['total_usd']:.4f}[/]" +
                   (f" against a budget of ${budget:.2f}" + (" [red](over)[/]" if estimate["total_usd"] > budget else "")
                    if budget is not None else ""))
+
+
+def print_findings(findings: Sequence[Any], checked: int) -> None:
+    """`film verify`'s table of damaged files (in the store, or published in the out folder) and what --repair
+    did, or that all is sound."""
+    out = Console()
+    if not findings:
+        out.print(f"[green]ok[/]: {checked} stored results checked, every file sound")
+        return
+    repaired = any(f.action for f in findings)
+    table = Table(title=f"damaged ({len(findings)} of {checked} results checked)")
+    table.add_column("what", no_wrap=True)
+    table.add_column("file", no_wrap=True)
+    for column in ("problem", *(["repair"] if repaired else [])):
+        table.add_column(column)
+    for f in findings:
+        table.add_row(f.what, _plain(f.file), _plain(f.problem), *([_plain(f.action)] if repaired else []))
+    out.print(table)
+
+
+def print_collected(found: Any, notes: Sequence[str], dry_run: bool) -> None:
+    """What `film gc` removed (or would remove) and how much space that frees."""
+    verb = "would remove" if dry_run else "removed"
+    Console().print(f"{verb} {found.artifacts} results ({found.files} files) and {found.segments} stitch segment "
+                    f"files: {found.bytes / 1e6:.1f} MB {'to free' if dry_run else 'freed'}")
+    for note in notes:
+        Console().print(f"[yellow]note:[/] {note}")
