@@ -149,9 +149,9 @@ def verify(
     from pipeline.report import print_findings
 
     with reported_errors(debug):
-        findings, checked = verify_film(project, out, repair, drop_paid)
-        print_findings(findings, checked)
-    if any(not finding.repaired for finding in findings):
+        verified = verify_film(project, out, repair, drop_paid)
+        print_findings(verified)
+    if not verified.sound:
         raise typer.Exit(1)
 
 

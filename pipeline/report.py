@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -149,21 +150,22 @@ def print_estimate(estimate: dict[str, Any], budget: float | None) -> None:
                    if budget is not None else ""))
 
 
-def print_findings(findings: Sequence[Any], checked: int) -> None:
+def print_findings(verified: Any) -> None:
     """`film verify`'s table of damaged files (in the store, or published in the out folder) and what --repair
     did, or that all is sound."""
-    out = Console()
+    out, findings = Console(), verified.findings
     if not findings:
-        out.print(f"[green]ok[/]: {checked} stored results checked, every file sound")
+        out.print(f"[green]ok[/]: {verified.checked} stored results checked, every file sound")
         return
+    out.print(f"store: {verified.store_root}\nout folder: {verified.out_dir}")
     repaired = any(f.action for f in findings)
-    table = Table(title=f"damaged ({len(findings)} of {checked} results checked)")
+    table = Table(title=f"{len(findings)} damaged of {verified.checked} results checked")
     table.add_column("what", no_wrap=True)
     table.add_column("file", no_wrap=True)
     for column in ("problem", *(["repair"] if repaired else [])):
         table.add_column(column)
     for f in findings:
-        table.add_row(f.what, _plain(f.file), _plain(f.problem), *([_plain(f.action)] if repaired else []))
+        table.add_row(f.what, _plain(Path(f.file).name), _plain(f.problem), *([_plain(f.action)] if repaired else []))
     out.print(table)
 
 

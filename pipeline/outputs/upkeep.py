@@ -75,10 +75,25 @@ class Finding:
     repaired: bool = False
 
 
-def verify(project: Path, out: Path | None, repair: bool, drop_paid: bool) -> tuple[list[Finding], int]:
+@dataclass(frozen=True)
+class Verified:
+    """What `film verify` found: the damaged files, how many stored results it checked, and where they are."""
+
+    findings: list[Finding]
+    checked: int
+    store_root: Path
+    out_dir: Path
+
+    @property
+    def sound(self) -> bool:
+        """Whether nothing damaged is left (all sound, or all repaired)."""
+        return all(finding.repaired for finding in self.findings)
+
+
+def verify(project: Path, out: Path | None, repair: bool, drop_paid: bool) -> Verified:
     """Check every file the current film uses (there, of its size and its bytes' digest) and the published
     film.mp4 and film.srt against their records; with ``repair``, drop what is damaged (paid results only with
-    ``drop_paid``) so the next `film make` makes it again. The findings and how many artifacts were checked."""
+    ``drop_paid``) so the next `film make` makes it again."""
     ctx = open_context(project, out, create=False)
     with holding_run_lock(ctx.out_dir) if repair else contextlib.nullcontext():
         now = current(ctx)
@@ -98,16 +113,16 @@ def verify(project: Path, out: Path | None, repair: bool, drop_paid: bool) -> tu
                 action, repaired = _repair(ctx, slot, now.jobs.get(slot), damage.record, drop_paid)
             findings.append(Finding(what, damage.file, damage.problem, action, repaired))
         findings += _published(ctx, _last_film(ctx, now.plan), repair)
-    return findings, len(now.records) + len(now.plan.damaged)
+    return Verified(findings, len(now.records) + len(now.plan.damaged), ctx.store.root, ctx.out_dir)
 
 
 def _repair(ctx: RunContext, slot: Slot, job: Job | None, record: Record, drop_paid: bool) -> tuple[str, bool]:
     """Drop a damaged artifact so the next run makes it again, unless it is paid and that was not allowed."""
     if is_paid(ctx, slot[0]) and not drop_paid:
         command, usd = redo(ctx, {slot: job}) if job is not None else (f"`{film_command(ctx)} --force {slot[0]}`", 0.0)
-        return f"kept: it is paid; {command} buys it again (about ${usd:.4f}), or add --drop-paid", False
+        return f"kept (paid): {command} buys it again for about ${usd:.4f}; or add --drop-paid", False
     ctx.store.drop(record)
-    return "dropped: the next `film make` makes it again", True
+    return "dropped: film make redoes it", True
 
 
 def _last_film(ctx: RunContext, plan: Plan) -> Record | None:
@@ -126,9 +141,8 @@ def _published(ctx: RunContext, film: Record | None, repair: bool) -> list[Findi
         if target.is_file() and file_digest(target) != film.digest_of(name):
             if repair:
                 target.unlink()
-            findings.append(Finding("published", target.name, "not the current film in the store (damaged, or "
-                                    "edited by hand)", "removed: the next `film make` publishes it again" if repair
-                                    else "", repair))
+            findings.append(Finding("published", target.name, "not the film in the store (damaged or edited)",
+                                    "removed: film make publishes it again" if repair else "", repair))
     return findings
 
 

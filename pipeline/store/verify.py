@@ -37,10 +37,10 @@ def damage_of(root: Path, record: Record, full: bool = False) -> Damage | None:
             return Damage(record, name, "missing")
         made = record.size_of(name)
         if made is not None and size != made:
-            return Damage(record, name, f"{size} bytes, but it was made with {made}")
+            return Damage(record, name, f"{size} bytes, made with {made}")
         expected = record.digest_of(name)
         if full and expected is not None and file_digest(root / rel) != expected:
-            return Damage(record, name, "its bytes do not match its digest (changed after it was made)")
+            return Damage(record, name, "bytes changed since it was made (digest)")
     return None
 
 
