@@ -1,4 +1,5 @@
-"""`film`: make a film from a project file, check it, see what is cached, list backends."""
+"""`film`: make a film from a project file, check it, see what is cached, verify or collect its store, list
+backends."""
 from __future__ import annotations
 
 import atexit
@@ -133,6 +134,43 @@ def status(
 
     with reported_errors(debug):
         print_status(*status_rows(project, out))
+
+
+@app.command()
+def verify(
+    project: Path = typer.Argument(..., help="the project YAML file"),
+    out: Path | None = typer.Option(None, "--out", help="output folder"),
+    repair: bool = typer.Option(False, "--repair", help="drop damaged results so the next film make makes them again"),
+    drop_paid: bool = typer.Option(False, "--drop-paid", help="with --repair: drop damaged paid results too (the "
+                                                              "next film make buys them again)"),
+    debug: bool = typer.Option(False, "--debug"),
+) -> None:
+    """Check every file the current film uses against its record (size and digest); exit 1 when one is damaged."""
+    from pipeline.outputs.upkeep import verify as verify_film
+    from pipeline.report import print_findings
+
+    with reported_errors(debug):
+        verified = verify_film(project, out, repair, drop_paid)
+        print_findings(verified)
+    if not verified.sound:
+        raise typer.Exit(1)
+
+
+@app.command()
+def gc(
+    project: Path = typer.Argument(..., help="the project YAML file"),
+    out: Path | None = typer.Option(None, "--out", help="output folder"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="say what would be removed, remove nothing"),
+    shared_with: list[Path] | None = typer.Option(None, "--shared-with", help="every other project file that uses "
+                                                  "the same store folder (required for a store: folder)"),
+    debug: bool = typer.Option(False, "--debug"),
+) -> None:
+    """Remove from the store what the current screenplay does not use (old stills, clips, films)."""
+    from pipeline.outputs.upkeep import collect_garbage
+    from pipeline.report import print_collected
+
+    with reported_errors(debug):
+        print_collected(*collect_garbage(project, out, dry_run, list(shared_with or ())), dry_run)
 
 
 @app.command()

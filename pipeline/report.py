@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -97,7 +98,7 @@ def print_summary(summary: RunSummary) -> None:
 def print_status(film: Mapping[str, str], rows: Sequence[tuple[str, Mapping[str, str]]],
                  notes: Sequence[str] = ()) -> None:
     """The whole-film stages, then a table of the per-shot stages, then any notes."""
-    colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim"}
+    colour = {"cached": "green", "stale": "yellow", "missing": "red", "waiting": "dim", "damaged": "bold red"}
     out = Console()
     for stage, state in film.items():
         out.print(f"{stage:<8} [{colour.get(state, 'white')}]{state}[/]")
@@ -147,3 +148,31 @@ def print_estimate(estimate: dict[str, Any], budget: float | None) -> None:
     console.print(f"[bold]total ${estimate['total_usd']:.4f}[/]" +
                   (f" against a budget of ${budget:.2f}" + (" [red](over)[/]" if estimate["total_usd"] > budget else "")
                    if budget is not None else ""))
+
+
+def print_findings(verified: Any) -> None:
+    """`film verify`'s table of damaged files (in the store, or published in the out folder) and what --repair
+    did, or that all is sound."""
+    out, findings = Console(), verified.findings
+    if not findings:
+        out.print(f"[green]ok[/]: {verified.checked} stored results checked, every file sound")
+        return
+    out.print(f"store: {verified.store_root}\nout folder: {verified.out_dir}")
+    repaired = any(f.action for f in findings)
+    table = Table(title=f"{len(findings)} damaged of {verified.checked} results checked")
+    table.add_column("what", no_wrap=True)
+    table.add_column("file", no_wrap=True)
+    for column in ("problem", *(["repair"] if repaired else [])):
+        table.add_column(column)
+    for f in findings:
+        table.add_row(f.what, _plain(Path(f.file).name), _plain(f.problem), *([_plain(f.action)] if repaired else []))
+    out.print(table)
+
+
+def print_collected(found: Any, notes: Sequence[str], dry_run: bool) -> None:
+    """What `film gc` removed (or would remove) and how much space that frees."""
+    verb = "would remove" if dry_run else "removed"
+    Console().print(f"{verb} {found.artifacts} results ({found.files} files) and {found.segments} stitch segment "
+                    f"files: {found.bytes / 1e6:.1f} MB {'to free' if dry_run else 'freed'}")
+    for note in notes:
+        Console().print(f"[yellow]note:[/] {note}")

@@ -234,6 +234,8 @@ class StitchShot(Frozen):
     audio_path: Path
     audio_duration: float
     timings: tuple[Timing, ...]
+    clip_digest: str | None = None  # the start of the hex sha256 the clip was made with, checked as it is read
+    audio_digest: str | None = None  # the same of the narration
 
 
 class StitchRequest(Frozen):

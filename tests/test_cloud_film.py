@@ -108,6 +108,26 @@ def test_estimate_calls_nobody_and_a_budget_stops_before_paying(cli, server, clo
     assert sum(server.state.paid.values()) == 0
 
 
+def test_a_damaged_paid_still_stops_the_run_before_paying(cli, server, cloud_project):
+    code, out = make(cli, cloud_project)
+    assert code == 0, out
+    shot = manifest(cloud_project)["shots"][1]
+    number, still = shot["shot"], cloud_project.parent / "out" / "cloud" / shot["artifacts"]["images"]["path"]
+    still.write_bytes(still.read_bytes()[:100])  # cut short after it was bought
+    paid = dict(server.state.paid)
+    code, out = cli("status", cloud_project, "--out", cloud_project.parent / "out" / "cloud")
+    assert code == 0 and "damaged" in out, out
+    code, out = make(cli, cloud_project)
+    said = " ".join(out.split())
+    assert code == 2, out
+    assert f"images of shot {number} is damaged" in said and still.name in said
+    assert f"--force images --shots {number}`" in said and "about $0.0300" in said  # one TURBO still
+    assert server.state.paid == paid, "a damaged paid result was bought again unasked"
+    code, out = make(cli, cloud_project, "--force", "images", "--shots", str(number))
+    assert code == 0, out
+    assert server.state.paid["ideogram"] == paid["ideogram"] + 1
+
+
 @pytest.mark.slow
 def test_the_pride_cloud_project_makes_the_chapter_against_the_fakes(cli, server, tmp_path):
     """projects/pride-cloud.yaml as shipped (only the frame made small and Luma polled faster), the whole

@@ -120,3 +120,57 @@ def test_published_outputs_are_copies_that_follow_their_source(tmp_path):
     old.write_text("slow and green")  # the same cache file remade (--force stitch)
     publish_if_changed(out, old, target)
     assert target.read_text() == "slow and green"
+
+
+def _made(store: Store, key: str, text: str = "hello world"):
+    return store.produce("stage", key, {"main": ".txt"}, lambda p: p["main"].write_text(text) and {})
+
+
+def test_a_record_knows_its_sizes_and_a_cut_file_is_damaged_not_cached(tmp_path):
+    store = Store(tmp_path)
+    record = _made(store, "k4")
+    assert record.sizes == {"main": 11}
+    store.path_of(record).write_text("hello")  # cut short after it was made
+    assert store.load("stage", "k4") is None
+    found, damage = store.inspect("stage", "k4")
+    assert found is None and damage.file == "stage/k4.txt" and "5 bytes" in damage.problem
+    store.path_of(record).unlink()
+    assert store.inspect("stage", "k4")[1].problem == "missing"
+
+
+def test_a_record_of_an_older_version_is_checked_by_existence_and_gets_sizes_when_verified(tmp_path):
+    from pipeline.store.verify import damage_of
+
+    store = Store(tmp_path)
+    record = _made(store, "k5")
+    old = record.as_json()
+    del old["sizes"]  # as film wrote records before they kept sizes
+    store.record_path("stage", "k5").write_text(json.dumps(old))
+    loaded = store.load("stage", "k5")
+    assert loaded is not None and loaded.sizes == {} and loaded.key == "k5"
+    assert damage_of(tmp_path, loaded, full=True) is None
+    store.remember_sizes(loaded)
+    assert json.loads(store.record_path("stage", "k5").read_text())["sizes"] == {"main": 11}
+    store.path_of(loaded).write_text("hello there")  # the same size, other bytes: only a full check sees it
+    assert store.load("stage", "k5") is not None
+    assert "digest" in damage_of(tmp_path, store.load("stage", "k5"), full=True).problem
+
+
+def test_collect_keeps_what_is_listed_journals_temporaries_and_unnamed_folders(tmp_path):
+    from pipeline.store.gc import collect
+
+    store = Store(tmp_path)
+    kept, gone = _made(store, "aaaa"), _made(store, "bbbb", "an older result")
+    (tmp_path / "stage" / "bbbb.journal.json").write_text("{}")  # a paid job's journal: never collected
+    (tmp_path / "stage" / "cccc.tmp-1234.txt").write_text("a run writes this")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "dddd.txt").write_text("not a folder we were told of")
+    size = sum(p.stat().st_size for p in (tmp_path / "stage").glob("bbbb.*") if "journal" not in p.name)
+    dry = collect(tmp_path, {"stage": {"aaaa"}}, None, dry_run=True)
+    assert (dry.artifacts, dry.files, dry.bytes) == (1, 2, size) and store.load("stage", "bbbb") is not None
+    done = collect(tmp_path, {"stage": {"aaaa"}}, None, dry_run=False)
+    assert done == dry
+    assert store.load("stage", "bbbb") is None and store.load("stage", "aaaa") == kept
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "aaaa.json", "aaaa.txt", "bbbb.journal.json", "cccc.tmp-1234.txt", "dddd.txt"]
+    assert gone.key == "bbbb"

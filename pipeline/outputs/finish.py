@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.errors import RuntimeFailure
 from pipeline.outputs.editing import write_film_timeline
 from pipeline.outputs.manifest import (
     ArtifactEntry,
@@ -18,27 +20,47 @@ from pipeline.outputs.manifest import (
 )
 from pipeline.outputs.published import publish_if_changed
 from pipeline.plan.planner import Slot, remember_keys
-from pipeline.run.context import RunContext
+from pipeline.run.context import RunContext, force_command
 from pipeline.run.jobs import Outcome
-from pipeline.store import digest
+from pipeline.store import Record, digest, file_digest
 from stages.files import write_json_atomic
 from stages.registry import STAGES
 
 
-def _stored_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
-    """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
-    place = {shot.shot: i for i, shot in enumerate(ctx.shots())}  # film order, as the screenplay lists them
-    stills = sorted(((n, o.artifact) for (stage, n), o in outcomes.items() if stage == "images" and not o.refused
-                     and n is not None), key=lambda still: place.get(still[0], len(place)))
+def _checked_source(ctx: RunContext, source: Path, target: Path, made: Record, name: str = "main"
+                    ) -> Callable[[], None]:
+    """A check, run before a stored file is published, that its bytes are the ones it was made with."""
+    def check() -> None:
+        if file_digest(source) != made.digest_of(name):
+            raise RuntimeFailure(f"{target.name}: its source in the store ({source}) is damaged: its bytes are not "
+                                 "the ones it was made with, so it was not published",
+                                 f"make it again: {force_command(ctx, made.stage, [])}")
+    return check
+
+
+def _stills(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> list[tuple[int, Record]]:
+    """The run's stills in film order, as the screenplay lists them."""
+    place = {shot.shot: i for i, shot in enumerate(ctx.shots())}
+    return sorted(((n, o.artifact) for (stage, n), o in outcomes.items() if stage == "images" and not o.refused
+                   and n is not None), key=lambda still: place.get(still[0], len(place)))
+
+
+def contact_sheet_path(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
+    """Where the contact sheet of these stills is kept in the store (None without stills)."""
+    stills = _stills(ctx, outcomes)
     if not stills:
         return None
-    key = digest([[n, record.digest] for n, record in stills])
-    sheet = ctx.store.root / "contact" / f"{key}.png"
-    if not sheet.exists():
+    return ctx.store.root / "contact" / f"{digest([[n, record.digest] for n, record in stills])}.png"
+
+
+def _stored_sheet(ctx: RunContext, outcomes: dict[Slot, Outcome]) -> Path | None:
+    """The contact sheet of the run's stills in the store (made when missing), or None without stills."""
+    sheet = contact_sheet_path(ctx, outcomes)
+    if sheet is not None and not sheet.exists():
         from pipeline.outputs.contact_sheet import make_contact_sheet
 
         sheet.parent.mkdir(parents=True, exist_ok=True)
-        make_contact_sheet([(n, ctx.store.path_of(record)) for n, record in stills], sheet)
+        make_contact_sheet([(n, ctx.store.path_of(record)) for n, record in _stills(ctx, outcomes)], sheet)
     return sheet
 
 
@@ -120,8 +142,9 @@ def finish_run(ctx: RunContext, outcomes: dict[Slot, Outcome], started: float) -
     outputs: dict[str, str] = {"screenplay": str(ctx.screenplay_files.path)}
     stitch = outcomes.get(("stitch", None))
     if stitch is not None and stitch.record is not None:
-        publish_if_changed(ctx.out_dir, ctx.store.path_of(stitch.record), out / "film.mp4")
-        publish_if_changed(ctx.out_dir, ctx.store.path_of(stitch.record, "srt"), out / "film.srt")
+        for name, target in (("main", out / "film.mp4"), ("srt", out / "film.srt")):
+            source = ctx.store.path_of(stitch.record, name)
+            publish_if_changed(out, source, target, _checked_source(ctx, source, target, stitch.record, name))
         outputs |= {"film": str(out / "film.mp4"), "subtitles": str(out / "film.srt")}
         timeline = write_film_timeline(ctx, outcomes, stitch)
         if timeline is not None:

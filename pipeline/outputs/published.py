@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from stages.files import publish, write_json_atomic
@@ -24,12 +24,16 @@ def _label(out_dir: Path, target: Path) -> str:
     return target.relative_to(out_dir).as_posix()
 
 
-def publish_if_changed(out_dir: Path, source: Path, target: Path) -> None:
+def publish_if_changed(out_dir: Path, source: Path, target: Path,
+                       before_copy: Callable[[], None] | None = None) -> None:
     """Copy ``source`` to ``target`` (inside ``out_dir``) unless ``target`` is still the copy of this very source
-    file made last time (as recorded then); a new or remade source, or a user's change to the copy, republishes it."""
+    file made last time (as recorded then); a new or remade source, or a user's change to the copy, republishes it.
+    ``before_copy`` runs only when a copy is made (a check of the source that reads it, say)."""
     published, label = _read(out_dir), _label(out_dir, target)
     if target.exists() and published.get(label) == _identity(source, target):
         return
+    if before_copy is not None:
+        before_copy()
     publish(source, target)
     published[label] = _identity(source, target)
     write_json_atomic(_record_file(out_dir), published)

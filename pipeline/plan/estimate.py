@@ -11,12 +11,12 @@ from typing import Any, cast
 
 from pipeline.config import screenplay_file
 from pipeline.plan.planner import Status, plan_to_run
+from pipeline.plan.pricing import price_lines
 from pipeline.plan.selection import make_selection
 from pipeline.run.context import RunContext, open_context
 from pipeline.run.jobs import clip_seconds, image_job, narration_job
 from pipeline.run.script import script_job, script_state
 from pipeline.store import Freshness
-from stages import calls
 from stages.contracts import AnimationRequest, Screenplay, ScriptWriter
 
 WORDS_PER_SECOND = 2.6
@@ -51,14 +51,9 @@ def estimate_run(project: Path, out: Path | None, only, force, shots, until) -> 
     sel = make_selection(only, force, shots, until)
     job = script_job(ctx)
     lines: list[dict[str, Any]] = []
-    prices = calls.Call(prices=ctx.project.prices)
 
     def price(stage: str, shot: int | None, request: Any) -> None:
-        backend = ctx.loaded.backends[stage]
-        for item, units in backend.estimate(request):
-            full = f"{backend.provider}/{item}"
-            lines.append({"stage": stage, "shot": shot, "item": full, "units": units,
-                          "usd": round(prices.price(full) * units, 6)})
+        lines.extend(price_lines(ctx, stage, shot, request))
 
     if "script" in sel.run and (sel.forced("script", None) or script_state(ctx, job) is not Freshness.CACHED):
         price("script", None, job.request)

@@ -8,11 +8,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from pipeline.errors import UserError
+from pipeline.plan.damage import check_damage
 from pipeline.plan.graph import FILM_STAGE, SHOT_GRAPH
 from pipeline.plan.selection import Selection
 from pipeline.run.context import RunContext, make_command
 from pipeline.run.jobs import Job, Outcome
-from pipeline.store import Record
+from pipeline.store import Damage, Record
 from stages.files import write_json_atomic
 from stages.registry import STAGES
 
@@ -35,6 +36,8 @@ class Plan:
     status: dict[Slot, Status] = field(default_factory=dict)
     records: dict[Slot, Record] = field(default_factory=dict)
     keys: dict[Slot, str] = field(default_factory=dict)
+    jobs: dict[Slot, Job] = field(default_factory=dict)
+    damaged: dict[Slot, Damage] = field(default_factory=dict)  # stored, but a file is missing or cut: made again
 
     def work(self) -> list[Slot]:
         """The stage/shot pairs this run computes."""
@@ -56,8 +59,10 @@ class Plan:
         if job is None:
             self.status[slot] = Status.PENDING if todo is Status.RUN else todo
             return
-        self.keys[slot] = job.key
-        record = ctx.store.load(stage, job.key)
+        self.keys[slot], self.jobs[slot] = job.key, job
+        record, damage = ctx.store.inspect(stage, job.key)
+        if damage is not None:
+            self.damaged[slot] = damage
         if record is not None and not sel.forced(stage, shot):
             self.status[slot], self.records[slot] = Status.CACHED, record
         else:
@@ -91,8 +96,10 @@ def make_plan(ctx: RunContext, sel: Selection) -> Plan:
 
 
 def plan_to_run(ctx: RunContext, sel: Selection) -> Plan:
-    """The plan of a run; fails, naming the command to run first, when it needs a result it may not compute."""
+    """The plan of a run; fails, naming the command to run first, when it needs a result it may not compute or
+    when a paid result is damaged (a free one is made again, with a note)."""
     plan = make_plan(ctx, sel)
+    check_damage(ctx, sel, plan)
     missing = [key for key, status in plan.status.items() if status is Status.MISSING]
     if missing:
         stage, shot = missing[0]

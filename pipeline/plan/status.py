@@ -1,8 +1,9 @@
-"""`film status`: per stage and shot, cached / stale / missing / waiting, without running anything."""
+"""`film status`: per stage and shot, cached / stale / missing / waiting / damaged, without running anything."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.plan.damage import status_notes
 from pipeline.plan.graph import FILM_STAGE, SCRIPT, SHOT_STAGES
 from pipeline.plan.planner import Plan, Slot, Status, make_plan, previous_keys
 from pipeline.plan.selection import Selection
@@ -16,6 +17,8 @@ Row = tuple[str, dict[str, Freshness]]
 def _label(plan: Plan, previous: dict[Slot, str], slot: Slot) -> Freshness:
     if plan.status.get(slot) is Status.CACHED:
         return Freshness.CACHED
+    if slot in plan.damaged:
+        return Freshness.DAMAGED
     if slot not in plan.keys:
         return Freshness.WAITING
     old = previous.get(slot)
@@ -35,4 +38,5 @@ def status_rows(project: Path, out: Path | None) -> tuple[dict[str, Freshness], 
     previous = previous_keys(ctx)
     rows = [(str(shot.shot), {stage: _label(plan, previous, (stage, shot.shot)) for stage in SHOT_STAGES})
             for shot in ctx.shots()]
-    return {SCRIPT: state, FILM_STAGE.name: _label(plan, previous, (FILM_STAGE.name, None))}, rows, list(ctx.notes)
+    notes = [*ctx.notes, *status_notes(ctx, plan)]
+    return {SCRIPT: state, FILM_STAGE.name: _label(plan, previous, (FILM_STAGE.name, None))}, rows, notes

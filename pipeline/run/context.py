@@ -100,11 +100,22 @@ def default_out_dir(loaded: LoadedProject) -> Path:
     return Path("out") / loaded.project.name
 
 
-def make_command(ctx: RunContext, until: str) -> str:
-    """The `film make` command that makes this run's results up to ``until``, in this run's output folder."""
+def film_command(ctx: RunContext, command: str = "make") -> str:
+    """``film <command>`` for this run's project and output folder (``--out`` only when it is not the default)."""
     own = ctx.out_dir == default_out_dir(ctx.loaded).resolve()
     out = "" if own else f" --out {shlex.quote(str(ctx.out_dir))}"
-    return f"film make {shlex.quote(str(ctx.loaded.path))}{out} --until {until}"
+    return f"film {command} {shlex.quote(str(ctx.loaded.path))}{out}"
+
+
+def make_command(ctx: RunContext, until: str) -> str:
+    """The `film make` command that makes this run's results up to ``until``, in this run's output folder."""
+    return f"{film_command(ctx)} --until {until}"
+
+
+def force_command(ctx: RunContext, stage: str, shots: list[int]) -> str:
+    """The `film make` command that makes ``stage`` again for ``shots`` (all of it when empty)."""
+    listed = f" --shots {','.join(map(str, sorted(shots)))}" if shots else ""
+    return f"{film_command(ctx)} --force {stage}{listed}"
 
 
 def open_context(project_file: Path, out: Path | None, budget_usd: float | None = None,

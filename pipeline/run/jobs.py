@@ -153,6 +153,7 @@ def stitch_job(ctx: RunContext, parts: list[tuple[Shot, Record, Record]]) -> Job
         StitchShot(
             number=shot.shot, clip_path=store.local_path(clip), clip_duration=clip.duration,
             audio_path=store.local_path(voice), audio_duration=voice.duration, timings=voice.timings,
+            clip_digest=clip.digest, audio_digest=voice.digest,
         )
         for shot, clip, voice in parts
     )

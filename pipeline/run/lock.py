@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import UserError
 from stages.files import write_json_atomic
 
 LOCK_NAME = "run.lock"
@@ -56,6 +57,22 @@ def out_folder_lock(out_dir: Path, on_wait: Callable[[str], None], command: str 
         finally:
             (folder / HOLDER_NAME).unlink(missing_ok=True)
             _leave(folder)
+
+
+@contextmanager
+def no_run_meanwhile(out_dir: Path) -> Iterator[None]:
+    """Hold the run lock of ``out_dir`` for the block without waiting (for work that changes its store, such as
+    `film gc`); refuse, naming the run, when a run holds it now."""
+    folder = out_dir.resolve() / ".film"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_NAME, "a+b") as handle:  # closing it releases the lock
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            running = waiting_message(out_dir, read_holder(folder)).removeprefix("waiting for ").rstrip(" …")
+            raise UserError(f"{running} is working there now: its store is not changed under it",
+                            "wait until that run ends, then run this again") from None
+        yield
 
 
 def _leave(folder: Path) -> None:

@@ -2,5 +2,6 @@
 from pipeline.store.keys import digest, file_digest
 from pipeline.store.local import Store
 from pipeline.store.records import Freshness, Record
+from pipeline.store.verify import Damage
 
-__all__ = ["Freshness", "Record", "Store", "digest", "file_digest"]
+__all__ = ["Damage", "Freshness", "Record", "Store", "digest", "file_digest"]

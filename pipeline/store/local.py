@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from pipeline.errors import FilmError
 from pipeline.store.keys import file_digest
 from pipeline.store.records import Record, RecordInfo
+from pipeline.store.verify import Damage, damage_of, file_sizes
 from stages.files import TEMP_MARK, host_tag, temp_sibling, temp_writer, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -48,8 +49,13 @@ class Store:
         return self.root / stage / f"{key}.json"
 
     def load(self, stage: str, key: str) -> Record | None:
-        """The record of a finished artifact, or None when it is not (fully) there. With a remote, a record
-        found there is kept here at once and its files come down when first used (``path_of``)."""
+        """The record of a finished artifact, or None when it is not (fully, soundly) there. With a remote, a
+        record found there is kept here at once and its files come down when first used (``path_of``)."""
+        return self.inspect(stage, key)[0]
+
+    def inspect(self, stage: str, key: str) -> tuple[Record | None, Damage | None]:
+        """The record of a finished artifact to reuse, or None with the damage found when one of its files is
+        missing or not the size it was made (checked every time: it costs a stat per file)."""
         path = self.record_path(stage, key)
         try:
             record = Record.model_validate_json(path.read_bytes())
@@ -58,13 +64,45 @@ class Store:
             if shared is not None:
                 write_json_atomic(path, shared.as_json())
                 self._mark_pushed(shared)
-            return shared
-        complete = all((self.root / rel).is_file() for rel in record.files.values())
-        if self.remote and not self._pushed(record):
-            if not complete:
-                return None
+            return shared, None
+        damage = damage_of(self.root, record)
+        if self.remote and self._pushed(record):  # the remote holds sound copies: these come down when used
+            if damage is not None:
+                self._forget_local_copies(record)
+            return record, None
+        if damage is not None:
+            return None, damage
+        if self.remote:
             self._push(record)  # made here by a run whose upload was cut short
-        return record if complete or self.remote else None
+        return record, None
+
+    def _forget_local_copies(self, record: Record) -> None:
+        """Remove the local copies of an artifact's files that are not the size they were made."""
+        for name, rel in record.files.items():
+            local = self.root / rel
+            if local.is_file() and record.size_of(name) not in (None, local.stat().st_size):
+                local.unlink()
+
+    def drop(self, record: Record) -> int:
+        """Remove an artifact (its record first, then its files) so the next run makes it again; bytes freed."""
+        freed = 0
+        record_path = self.record_path(record.stage, record.key)
+        files = (self.root / rel for rel in record.files.values())
+        for path in (record_path, record_path.with_suffix(".pushed"), *files):
+            try:
+                freed += path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+        return freed
+
+    def remember_sizes(self, record: Record) -> Record:
+        """Write the sizes of a record's (verified) files into a record that has none; the record as stored."""
+        if record.sizes:
+            return record
+        sized = record.model_copy(update={"sizes": file_sizes(self.root, record)})
+        write_json_atomic(self.record_path(record.stage, record.key), sized.as_json())
+        return sized
 
     def local_path(self, record: Record, name: str = "main") -> Path:
         """Where one file of an artifact is (or will be, once fetched) in this process's store."""
@@ -169,6 +207,7 @@ class Store:
             files={name: str(path.relative_to(self.root)) for name, path in finals.items()},
             digest=file_digest(finals["main"]),
             digests={name: file_digest(path) for name, path in finals.items() if name != "main"},
+            sizes={name: path.stat().st_size for name, path in finals.items()},
             result=result,
             info=RecordInfo(**(info or {})),
             wall_s=round(time.perf_counter() - started, 3),

@@ -39,11 +39,16 @@ class Record(Stored):
     files: dict[str, str]
     digest: str  # of the main file
     digests: dict[str, str] = {}  # of the other files, by name
+    sizes: dict[str, int] = {}  # bytes of every file, by name (records of older versions have none)
     result: dict[str, Any] = {}  # the backend's result, less its paths
     info: RecordInfo = RecordInfo()
     wall_s: float = 0.0
     finished_at: float = 0.0
     created: str = ""
+
+    def size_of(self, name: str) -> int | None:
+        """The size in bytes one of the artifact's files had when made (None when the record does not say)."""
+        return self.sizes.get(name)
 
     def digest_of(self, name: str) -> str | None:
         """The digest of one of the artifact's files (None when the record has none for it)."""
@@ -81,3 +86,4 @@ class Freshness(StrEnum):
     STALE = "stale"  # made before, but its inputs changed since
     MISSING = "missing"  # never made
     WAITING = "waiting"  # cannot be keyed yet: something it is made from is not made
+    DAMAGED = "damaged"  # made, but a file of it is missing or not the size it was made: it is made again

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.contracts import StitchRequest
+from stages.errors import StageError
 from stages.files import write_atomically
 from stages.media import ffmpeg_exe
 from stages.stitch.frames import stretch
@@ -37,6 +38,17 @@ class FileDigests:
             with open(path, "rb") as handle:
                 self.known[ident] = hashlib.file_digest(handle, "sha256").hexdigest()
         return self.known[ident]
+
+
+def check_parts(request: StitchRequest, digest: FileDigests) -> None:
+    """Fail, naming the shot, when a clip or narration is not the bytes it was made with: their digests are taken
+    for the segment keys anyway, so the check costs nothing."""
+    for shot in request.shots:
+        for stage, path, made in (("animation", shot.clip_path, shot.clip_digest),
+                                  ("narration", shot.audio_path, shot.audio_digest)):
+            if made and not digest(Path(path)).startswith(made):
+                raise StageError(f"shot {shot.number}: its {stage} file {path} is damaged: its bytes are not the "
+                                 "ones it was made with", f"make it again with --force {stage} --shots {shot.number}")
 
 
 def segment_key(request: StitchRequest, timeline: Timeline, shot: int, cues: Sequence[Cue | None],
@@ -77,8 +89,18 @@ def reuse_or_make(target: Path, make: Callable[[Path], float]) -> float:
     """What ``make`` returned when it wrote ``target``: kept in a note beside it and reused while both are there."""
     note = target.with_suffix(".json")
     if target.is_file() and note.is_file():
+        touch(target, note)
         return float(json.loads(note.read_text())["value"])
     made: list[float] = []
     write_atomically(target, lambda path: made.append(make(path)))
     write_atomically(note, lambda path: path.write_text(json.dumps({"value": made[0]})))
     return made[0]
+
+
+def touch(*paths: Path) -> None:
+    """Mark reused cache files as used now, so `film gc` tells them from those no stitch uses any more."""
+    for path in paths:
+        try:
+            os.utime(path)
+        except OSError:  # a read-only store: reuse works all the same
+            pass

@@ -21,7 +21,7 @@ from stages.errors import StageError
 from stages.files import TEMP_MARK, temp_tag, write_atomically
 from stages.media import FAST_X264, FrameWriter, run_ffmpeg, x264_args
 from stages.stitch import soundtrack
-from stages.stitch.cache import FileDigests, reuse_or_make, segment_key, soundtrack_key
+from stages.stitch.cache import FileDigests, check_parts, reuse_or_make, segment_key, soundtrack_key, touch
 from stages.stitch.cut import plan_cut
 from stages.stitch.frames import SegmentPainter, burned_cues
 from stages.stitch.subtitles import Cue, CueRenderer, srt_text
@@ -102,12 +102,15 @@ class MoviepyStitcher(Backend):
         encoder = self.options.model_dump(include={"preset", "crf", "x264_params"})
         segments = [folder / f"{segment_key(request, timeline, n, cues, digest, px, encoder)}.mp4"
                     for n, cues in enumerate(frame_cues)]
-        return segments, folder / f"{soundtrack_key(mix, digest)}.m4a"
+        sound = folder / f"{soundtrack_key(mix, digest)}.m4a"
+        check_parts(request, digest)
+        return segments, sound
 
     def _segment(self, request: StitchRequest, timeline: Timeline, span: tuple[int, int], cues: Sequence[Cue | None],
                  renderer: CueRenderer | None, target: Path, cancel: threading.Event) -> Path:
         """The segment's file at ``target``: reused when it is already there, else rendered into it."""
         if target.is_file():
+            touch(target)
             return target
         return write_atomically(target, lambda path: self._render_segment(request, timeline, span, cues, renderer,
                                                                           path, cancel))
