@@ -14,9 +14,10 @@ from pydantic import Field, model_validator
 from pysbd import Segmenter
 
 from stages.backend import Backend
-from stages.contracts import Character, Frozen, Scene, Screenplay, ScriptRequest, Shot
+from stages.contracts import Character, Frozen, Scene, Screenplay, ScriptRequest
 from stages.errors import InputError
 from stages.script import prompts
+from stages.script.checked import new_shot
 from stages.script.sentences import (
     Turns,
     addressee,
@@ -196,8 +197,8 @@ class RulesScriptWriter(Backend):
                                           cast=tuple(by_name[n] for n in cast), style=request.style,
                                           limit=o.max_prompt_chars)
             shot = first + offset
-            shots.append(Shot(shot=shot, narration=text, speaker=para.speaker or "narrator", characters=cast,
-                              image_prompt=prompt, motion=o.motions[(shot - 1 + request.seed) % len(o.motions)],
-                              mood=feel, time_of_day=time))
+            shots.append(new_shot(para.text, shot=shot, narration=text, speaker=para.speaker or "narrator",
+                                  characters=cast, image_prompt=prompt, mood=feel, time_of_day=time,
+                                  motion=o.motions[(shot - 1 + request.seed) % len(o.motions)]))
         mood = Counter(s.mood for s in shots).most_common(1)[0][0]
         return Scene(scene=number, setting=place, mood=mood, shots=tuple(shots))
