@@ -12,6 +12,7 @@ from pipeline.run.context import SHARED_SCREENPLAYS, RunContext, make_command
 from pipeline.run.jobs import Job, Outcome, run_job, stage_key
 from pipeline.store import Freshness
 from stages.contracts import ScriptRequest
+from stages.script.checked import written
 
 
 def script_job(ctx: RunContext) -> Job:
@@ -26,7 +27,7 @@ def script_job(ctx: RunContext) -> Job:
     backend = ctx.loaded.backends["script"]
 
     def make(paths):
-        screenplay = backend.write(request)
+        screenplay = written(backend, request)  # a screenplay its models refuse is an InvalidScreenplay, exit 1
         paths["main"].write_text(screenplay_file.dump(screenplay), encoding="utf-8")
         return {"scenes": len(screenplay.scenes), "shots": len(screenplay.shots())}
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stages.contracts import Character, Scene, Screenplay, ScriptRequest, Shot
+from stages.script.checked import field_errors, new_shot
 from stages.script.draft import DraftPart, DraftScene, screenplay_schema
 from stages.script.sentences import alias_table
 
@@ -90,11 +91,8 @@ def validate(data: Any) -> tuple[DraftPart | None, list[str]]:
     try:
         return DraftPart.model_validate(data), []
     except ValidationError as exc:
-        errors = exc.errors()
-    # a list whose items failed also reports itself too short "after validation": only the items' errors count
-    failed_inside = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}
-    return None, [f"{'.'.join(str(p) for p in e['loc']) or '(input)'}: {e['msg']}" for e in errors
-                  if not (e["type"] == "too_short" and e["loc"] in failed_inside)]
+        errors = field_errors(exc)
+    return None, [f"{'.'.join(str(p) for p in e['loc']) or '(input)'}: {e['msg']}" for e in errors]
 
 
 def assemble(request: ScriptRequest, parts: list[DraftPart]) -> Screenplay:
@@ -113,9 +111,10 @@ def assemble(request: ScriptRequest, parts: list[DraftPart]) -> Screenplay:
                 number += 1
                 cast = tuple(dict.fromkeys(proper(c) for c in shot.characters if c.strip()))
                 speaker = "narrator" if shot.speaker.strip().lower() in ("", "narrator") else proper(shot.speaker)
-                shots.append(Shot(shot=number, narration=shot.narration.strip(), speaker=speaker, characters=cast,
-                                  image_prompt=shot.image_prompt.strip(), motion=shot.motion or "slow push in",
-                                  mood=shot.mood or "calm", time_of_day=shot.time_of_day or "day"))
+                shots.append(new_shot(None, shot=number, narration=shot.narration.strip(), speaker=speaker,
+                                      characters=cast, image_prompt=shot.image_prompt.strip(),
+                                      motion=shot.motion or "slow push in", mood=shot.mood or "calm",
+                                      time_of_day=shot.time_of_day or "day"))
             same_place = scenes and draft.setting.strip().lower() == scenes[-1][0].setting.strip().lower()
             if p > 0 and s == 0 and same_place:
                 scenes[-1][1].extend(shots)

@@ -2,8 +2,9 @@
 
 Paragraphs are split into sentences (pysbd), sentences are grouped into shots of about
 ``min_seconds..max_seconds`` of narration without crossing a paragraph, and shots are grouped into
-scenes at the turns between narration and dialogue. Speakers, characters, mood, time of day, setting
-and the image prompt all come from keywords and the project's characters.
+scenes at the turns between narration and dialogue and at decorative breaks ("* * *", never narrated).
+Speakers, characters, mood, time of day, setting and the image prompt all come from keywords and the
+project's characters.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pydantic import Field, model_validator
 from pysbd import Segmenter
 
 from stages.backend import Backend
-from stages.contracts import Character, Frozen, Scene, Screenplay, ScriptRequest, Shot
+from stages.contracts import Character, Frozen, Scene, Screenplay, ScriptRequest
 from stages.errors import InputError
 from stages.script import prompts
+from stages.script.checked import new_shot
 from stages.script.sentences import (
     Turns,
     addressee,
@@ -26,8 +28,8 @@ from stages.script.sentences import (
     gender,
     is_speech,
     outside_quotes,
-    paragraphs,
     quote_spans,
+    sections,
     sentences,
     split_speech,
     word_count,
@@ -65,6 +67,7 @@ class _Paragraph:
     pieces: list[str]  # narration of each of its shots
     speech: bool  # it quotes someone
     dialogue: bool  # it belongs to a run of dialogue (quoted, or a short aside between quotes)
+    opens: bool = False  # it follows a decorative break: a new scene and a new exchange start here
     speaker: str | None = None
     listener: str | None = None
     casts: tuple[tuple[str, ...], ...] = ()  # characters present in each of its shots
@@ -87,6 +90,9 @@ class RulesScriptWriter(Backend):
         segmenter = Segmenter(language="en", clean=False)
         table = alias_table(request.characters)
         paras = self._paragraphs(request.text, segmenter)
+        if not paras:
+            raise InputError("the source text has no words to narrate, only ornaments or punctuation",
+                             hint="check source.chapter or the start/end markers")
         self._attribute(paras, table, request.characters)
         self._cast(paras, table, {c.name: gender(c) for c in request.characters})
         scenes: list[Scene] = []
@@ -95,19 +101,22 @@ class RulesScriptWriter(Backend):
         return Screenplay(title=request.title, scenes=tuple(scenes))
 
     def _paragraphs(self, text: str, segmenter: Segmenter) -> list[_Paragraph]:
-        """Each paragraph cut into shot-sized pieces, and whether it belongs to a run of dialogue."""
+        """Each paragraph cut into shot-sized pieces, whether it belongs to a run of dialogue and whether a
+        decorative break comes before it."""
         o = self.options
         max_words = o.max_seconds * o.words_per_second
-        paras = []
-        for body in paragraphs(text):
-            units = [unit for sentence in sentences(body, segmenter)
-                     for unit in split_speech(sentence, segmenter, max_words)]
-            seconds = [word_count(unit) / o.words_per_second for unit in units]
-            groups = balanced_groups(seconds, o.min_seconds, o.max_seconds, o.max_sentences)
-            pieces = [" ".join(units[i] for i in group) for group in groups]
-            paras.append(_Paragraph(body, pieces, is_speech(body), False))
+        paras: list[_Paragraph] = []
+        for section in sections(text):
+            for k, body in enumerate(section):
+                units = [unit for sentence in sentences(body, segmenter)
+                         for unit in split_speech(sentence, segmenter, max_words)]
+                seconds = [word_count(unit) / o.words_per_second for unit in units]
+                groups = balanced_groups(seconds, o.min_seconds, o.max_seconds, o.max_sentences)
+                pieces = [" ".join(units[i] for i in group) for group in groups]
+                paras.append(_Paragraph(body, pieces, is_speech(body), False, opens=k == 0 and bool(paras)))
         for i, para in enumerate(paras):
-            aside = 0 < i < len(paras) - 1 and paras[i - 1].speech and paras[i + 1].speech and len(para.pieces) == 1
+            between = 0 < i < len(paras) - 1 and not para.opens and not paras[i + 1].opens
+            aside = between and paras[i - 1].speech and paras[i + 1].speech and len(para.pieces) == 1
             para.dialogue = para.speech or aside
         return paras
 
@@ -119,6 +128,9 @@ class RulesScriptWriter(Backend):
         carried = None  # speaker of a quotation left open at the end of the previous paragraph
         for para in paras:
             named = prompts.mentions(para.text, table)
+            if para.opens:
+                turns.reset(())
+                carried = None
             if not para.dialogue:
                 turns.reset(named)
                 carried = None
@@ -144,7 +156,7 @@ class RulesScriptWriter(Backend):
         its pronouns point back to (within this paragraph and the one before)."""
         before: list[str] = []
         for para in paras:
-            recent, casts = list(before), []
+            recent, casts = ([] if para.opens else list(before)), []
             for piece in para.pieces:
                 named = list(prompts.mentions(piece, table))
                 if para.speaker is None:
@@ -167,9 +179,9 @@ class RulesScriptWriter(Backend):
         for i, para in enumerate(paras):
             shots = [(i, k, piece) for k, piece in enumerate(para.pieces)]
             turn = bool(current) and paras[current[-1][0]].dialogue != para.dialogue
-            if current and (turn or len(current) + len(shots) > limit):
+            if current and (para.opens or turn or len(current) + len(shots) > limit):
                 chunks.append((continues, current))
-                current, continues = [], not turn
+                current, continues = [], not (turn or para.opens)
             current += shots
             while len(current) > limit:
                 chunks.append((continues, current[:limit]))
@@ -196,8 +208,8 @@ class RulesScriptWriter(Backend):
                                           cast=tuple(by_name[n] for n in cast), style=request.style,
                                           limit=o.max_prompt_chars)
             shot = first + offset
-            shots.append(Shot(shot=shot, narration=text, speaker=para.speaker or "narrator", characters=cast,
-                              image_prompt=prompt, motion=o.motions[(shot - 1 + request.seed) % len(o.motions)],
-                              mood=feel, time_of_day=time))
+            shots.append(new_shot(para.text, shot=shot, narration=text, speaker=para.speaker or "narrator",
+                                  characters=cast, image_prompt=prompt, mood=feel, time_of_day=time,
+                                  motion=o.motions[(shot - 1 + request.seed) % len(o.motions)]))
         mood = Counter(s.mood for s in shots).most_common(1)[0][0]
         return Scene(scene=number, setting=place, mood=mood, shots=tuple(shots))

@@ -13,6 +13,12 @@ from stages.text import NAME_PREFIX, continues
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SHORT_WEIGHT = 4.0  # a too-short group costs this many extra groups per squared unit it lacks
 _OPENERS, _CLOSERS = '"“', '"”'
+_WORD = re.compile(r"[^\W_]")  # a letter or a digit: something a narrator can say
+# Marks no decorative break is made of: quotation marks and sentence punctuation. A wordless paragraph with one
+# of these (a lone quote mark, a speechless "?", a pause "…") is dropped; one of ornaments only ("* * *", "⁂", "§",
+# "❦", "—", a row of dashes, "#", "~" or "=") is a scene break.
+_NOT_ORNAMENTS = frozenset("\"'“”‘’«»„‚‹›?!.…,;:()[]")
+_WRAPPED_DASH = re.compile(r"\s*[-—–]{1,2}\s*")  # alone on a line inside a paragraph: prose wrapped there, no break
 PRONOUNS = frozenset({"he", "she", "him", "her", "his", "hers", "they", "them", "their", "i", "me", "you", "we", "it"})
 SPEECH_VERBS = (
     "said", "says", "replied", "returned", "cried", "answered", "asked", "exclaimed", "continued",
@@ -39,6 +45,37 @@ def paragraphs(text: str) -> list[str]:
     return [" ".join(block.split()) for block in _BLANK_LINE.split(text) if block.strip()]
 
 
+def is_break(line: str) -> bool:
+    """Whether a line (or paragraph) is a decorative scene break: ornaments only, no word, no quotation mark."""
+    marks = "".join(line.split())
+    return bool(marks) and not _WORD.search(marks) and not _NOT_ORNAMENTS.intersection(marks)
+
+
+def sections(text: str) -> list[list[str]]:
+    """The text's paragraphs (unwrapped as by ``paragraphs``) in sections, split at decorative breaks (a line of
+    ornaments, blank lines around it or not); a paragraph with no word that is no break is dropped."""
+    found: list[list[str]] = [[]]
+    for block in _BLANK_LINE.split(text):
+        lines: list[str] = []
+        rows = [row for row in block.split("\n") if row.strip()]
+        for line in rows:
+            if not is_break(line) or (len(rows) > 1 and _WRAPPED_DASH.fullmatch(line)):
+                lines.append(line)
+                continue
+            _keep_worded(lines, found[-1])
+            lines = []
+            if found[-1]:
+                found.append([])
+        _keep_worded(lines, found[-1])
+    return [section for section in found if section]
+
+
+def _keep_worded(lines: list[str], section: list[str]) -> None:
+    body = " ".join(" ".join(lines).split())
+    if _WORD.search(body):
+        section.append(body)
+
+
 def word_count(text: str) -> int:
     """How many words the text has."""
     return len(text.split())
@@ -55,7 +92,10 @@ def _starts(text: str, segmenter: Segmenter) -> list[int]:
     for start in starts[1:]:  # pysbd ends some sentences too soon: on a title, "Mme.", or on "lbs. of"
         if not continues(text[kept[-1]:start], text[start:]):
             kept.append(start)
-    return kept
+    # pysbd also cuts off punctuation alone (chapter 57's closing "'" of a letter quoted in a speech): a piece with
+    # no word is joined to the piece before it, whose sentence it closes; one that opens the text, to the next one
+    worded = [a for a, b in pairwise([*kept, len(text)]) if _WORD.search(text[a:b])]
+    return [0, *worded[1:]] if worded else [0]
 
 
 def _cut(text: str, starts: list[int]) -> list[str]:
