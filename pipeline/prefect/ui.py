@@ -1,7 +1,7 @@
 """`film ui`: a local Prefect server (with its UI) that `film make` finds and reports to while it runs.
 
-The server keeps its state in the same Prefect home `film make` uses (``<project dir>/.prefect`` unless
-PREFECT_HOME is set), runs in its own process group with its output in ``ui-server.log`` there, and records
+The server keeps its state in the same Prefect home `film make` uses (the workspace's ``.prefect``, see
+``prefect_env.prefect_home``), runs in its own process group with its output in ``ui-server.log`` there, and records
 its URL and pid in ``film-ui.json`` (see ``prefect_env.running_ui``). Importing this module does not import Prefect.
 """
 from __future__ import annotations
@@ -47,11 +47,9 @@ def project_dir(target: Path | None = None) -> Path:
 
 
 def prefect_home(target: Path | None = None) -> Path:
-    """The Prefect home `film make` uses for the project file or folder ``target`` (default: the current folder);
-    a PREFECT_HOME set by the user wins."""
-    if os.environ.get("PREFECT_HOME"):
-        return Path(os.environ["PREFECT_HOME"]).expanduser().resolve()
-    return project_dir(target) / ".prefect"
+    """The Prefect home `film make` uses for projects at the project file or folder ``target`` (default: the
+    current folder): its workspace's, unless the user set PREFECT_HOME."""
+    return prefect_env.prefect_home(project_dir(target)).resolve()
 
 
 def server_env(home: Path, url: str, host: str, port: int) -> dict[str, str]:
@@ -107,13 +105,13 @@ def serve(target: Path | None = None, port: int = DEFAULT_PORT) -> None:
     from pipeline.report import console
 
     home = prefect_home(target)
-    user_home = bool(os.environ.get("PREFECT_HOME"))
+    whose = "with this PREFECT_HOME" if os.environ.get("PREFECT_HOME") else f"of projects under {home.parent}/"
+    console.print(f"Prefect home: {home}")
     console.print(f"starting the Prefect server on {HOST}:{port} …")
     server = None
     with signals_as_interrupt():
         try:
             server = start_server(home, port)
-            whose = f"with PREFECT_HOME={home}" if user_home else f"of projects in {home.parent}/"
             console.print(f"[bold green]Prefect UI[/]: {server.url}  (ready in {server.seconds:.1f} s)")
             console.print(f"`film make` runs {whose} show up there while this runs")
             console.print(f"server log: {server.log}")
