@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipeline.errors import RuntimeFailure, UserError
 from pipeline.prefect import env as prefect_env
+from pipeline.prefect import retention, server_settings
 from pipeline.prefect.server import HOST, ServerExited, ServerProcess, ServerSilent, launch, signals_as_interrupt
 from stages.files import write_json_atomic
 
@@ -24,7 +25,7 @@ DEFAULT_PORT = 4200
 LOG_NAME = "ui-server.log"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
-# Sane local defaults for the server process; the user's own environment wins over these.
+# Sane local defaults for the server process; the user's own settings (environment or profile) win over these.
 SERVER_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
@@ -53,10 +54,13 @@ def prefect_home(target: Path | None = None) -> Path:
 
 
 def server_env(home: Path, url: str, host: str, port: int) -> dict[str, str]:
-    """The server's environment: ours, sane local defaults, and its home, address and UI API URL."""
+    """The server's environment: ours, sane local defaults (the run retention among them), and its home, address
+    and UI API URL."""
     env = dict(os.environ)
-    for name, value in SERVER_DEFAULTS.items():
-        env.setdefault(name, value)
+    profile = server_settings.active_profile(home)
+    for name, value in (SERVER_DEFAULTS | retention.lasting_server_settings(retention.configured())).items():
+        if server_settings.user_setting((name,), profile) is None:
+            env[name] = value
     api = f"{url}/api"
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_API_HOST=host, PREFECT_SERVER_API_PORT=str(port),
                PREFECT_UI_API_URL=api, PREFECT_SERVER_UI_API_URL=api, PREFECT_API_URL=api, PYTHONUNBUFFERED="1")
@@ -72,6 +76,8 @@ def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST,
                         hint=f"open {running['url']}, or stop that one first (Ctrl-C in its terminal, or kill "
                              f"{running['pid']})")
     _check_port(host, port)
+    if server_settings.default_database(server_settings.active_profile(home)):  # before the server opens it
+        retention.prune(home)
     url = f"http://{host}:{port}"
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
     server = launch(command, server_env(home, url, host, port), url, home, home / LOG_NAME)
