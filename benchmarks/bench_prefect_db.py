@@ -8,8 +8,9 @@ images,narration,animation,stitch``), so each records the whole shape of a run. 
 the database (tests/prefect_db.py: its task runs, states, logs, artifacts and events under new ids, copy k
 k hours older) until the home holds ``--runs`` - 1 runs, and makes run ``--runs`` for real (with pruning, it
 prunes at its start). Prints the database's size and rows at each step and each real run's wall time; then
-times ``retention.prune`` on copies of the final database: in the steady state (one run past the retention)
-and with nothing to do. ``--code`` runs `film` from another checkout, e.g. the code before pruning existed.
+times ``retention.prune`` on a copy of the final database: what the next run does (in the steady state, one
+run past the retention), then with nothing to do. ``--code`` runs `film` from another checkout, e.g. the
+code before pruning existed.
 """
 from __future__ import annotations
 
@@ -57,17 +58,19 @@ def newest_run(home: Path) -> str:
         return db.execute("SELECT id FROM flow_run ORDER BY start_time DESC LIMIT 1").fetchone()[0]
 
 
-def time_prune(home: Path, work: Path, extra_copies: int) -> tuple[float, retention.Pruned]:
-    """``retention.prune`` (default retention) on a copy of ``home`` given ``extra_copies`` more old runs."""
-    copy = work / f"prune-{extra_copies}"
+def time_prunes(home: Path, work: Path) -> list[tuple[float, retention.Pruned]]:
+    """``retention.prune`` (default retention) twice on a copy of ``home``: what the next run would do, then a
+    prune with nothing left to do."""
+    copy = work / "prune"
     copy.mkdir()
     with sqlite3.connect(home / retention.DATABASE) as source, sqlite3.connect(copy / retention.DATABASE) as target:
         source.backup(target)
-    if extra_copies:
-        clone_run(copy / retention.DATABASE, newest_run(copy), extra_copies)
-    started = time.perf_counter()
-    pruned = retention.prune(copy)
-    return time.perf_counter() - started, pruned
+    timed = []
+    for _ in range(2):
+        started = time.perf_counter()
+        pruned = retention.prune(copy)
+        timed.append((time.perf_counter() - started, pruned))
+    return timed
 
 
 def main() -> None:
@@ -86,8 +89,7 @@ def main() -> None:
         report(f"after {args.runs - 1} runs ({args.runs - args.real - 1} copied)", home)
         wall = film_make(args.code, project, out, home, *REDO)
         report(f"after {args.runs} runs (the last one real: {wall:.1f} s)", home)
-        for extra, what in ((1, "one run past the retention"), (0, "nothing to prune")):
-            seconds, pruned = time_prune(home, work, extra)
+        for what, (seconds, pruned) in zip(("the next run's", "with nothing to do"), time_prunes(home, work)):
             print(f"prune, {what}: {seconds * 1000:.0f} ms ({pruned.runs} runs, {pruned.events} events deleted)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
