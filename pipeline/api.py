@@ -29,12 +29,13 @@ RUNNERS = ("threads", "dask")
 def make_film(project: str | Path, out: str | Path | None = None, *, only: Sequence[str] | None = None,
               force: Sequence[str] | None = None, shots: str | None = None, until: str | None = None,
               budget: float | None = None, runner: str | None = None, listener: progress.Listener | None = None,
-              on_server: Callable[[str], None] | None = None,
+              on_record: Callable[[str], None] | None = None,
               on_wait: Callable[[str], None] | None = None) -> RunSummary:
     """Make (or remake the stale parts of) the film of ``project``; the flags are `film make`'s. ``listener``
-    hears of the flow's progress (a display such as the CLI's bars is entered while the flow runs); ``on_server``
-    is told the URL of a running `film ui` the run reports to; ``on_wait`` is told when another run holds the
-    output folder and this one waits for it (see ``pipeline.run.lock``; logged without it)."""
+    hears of the flow's progress (a display such as the CLI's bars is entered while the flow runs); ``on_record``
+    is told, in one line, where a run that starts a flow is recorded (a running `film ui`, or the Prefect home);
+    ``on_wait`` is told when another run holds the output folder and this one waits for it (see
+    ``pipeline.run.lock``; logged without it)."""
     from pipeline.outputs.finish import finish_run, record_wall_time
     from pipeline.run.readiness import check_backends_can_run, warm_up_backends
 
@@ -52,8 +53,8 @@ def make_film(project: str | Path, out: str | Path | None = None, *, only: Seque
         from pipeline.prefect import env as prefect_env
 
         url = prefect_env.configure(ctx.loaded.base_dir)
-        if url and on_server is not None:
-            on_server(url)
+        if on_record is not None:
+            on_record(prefect_env.where_recorded(url))
         early_server.start()  # comes up while Prefect is imported below
         from pipeline.prefect.flow import run_flow
 

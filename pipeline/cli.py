@@ -89,7 +89,7 @@ def make(
 
         summary = make_film(project, out, only=only, force=force, shots=shots, until=until, budget=budget,
                             runner=runner, listener=StageProgress(),
-                            on_server=lambda url: console.print(f"this run shows in the Prefect UI at {url}"),
+                            on_record=lambda line: console.print(_escape(line)),
                             on_wait=lambda message: console.print(f"[yellow]{_escape(message)}[/]"))
         print_summary(summary)
     if summary.refused:
@@ -176,7 +176,7 @@ def gc(
 @app.command()
 def ui(
     project: Path | None = typer.Argument(
-        None, help="a project file, or a folder of them, whose runs to show (default: the current folder)"),
+        None, help="a project file or folder: its workspace's runs are shown (default: the current folder's)"),
     port: int = typer.Option(4200, "--port", min=1, max=65535, help="the port on 127.0.0.1 to serve on"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
@@ -190,7 +190,7 @@ def ui(
 @app.command()
 def serve(
     project: Path | None = typer.Argument(
-        None, help="a project file: its folder's Prefect home is used (default: this folder)"),
+        None, help="a project file: its workspace's Prefect home is used (default: this folder's)"),
     name: str = typer.Option("film", "--name", help="deployment name (film/<name> in the UI)"),
     limit: int = typer.Option(1, "--limit", min=1, help="runs at once"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),

@@ -63,6 +63,17 @@ def publish(project: Path, out: Path, until: str | None = None, change=None):
     return ctx, outcomes, summary, {a.key: a for a in found}
 
 
+def versions(key: str) -> list:
+    """Every version of the artifact ``key``, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                     sort=ArtifactSort.CREATED_DESC)
+
+
 def table(artifact) -> list[dict]:
     assert artifact.type == "table"
     return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
@@ -87,7 +98,8 @@ def test_a_finished_film_publishes_every_artifact(film):
     project, out = film
     ctx, outcomes, summary, found = publish(project, out, change=redraw_images)
     prefix = "film-short-film-v2-"
-    assert set(found) == {prefix + k for k in ("screenplay", "contact-sheet", "ledger", "film", "summary")}
+    # the sheet is published only when it differs from the key's latest version (test below)
+    assert set(found) - {prefix + "contact-sheet"} == {prefix + k for k in ("screenplay", "ledger", "film", "summary")}
 
     rows = table(found[prefix + "screenplay"])
     shots = ctx.shots()
@@ -103,7 +115,7 @@ def test_a_finished_film_publishes_every_artifact(film):
     scenes = {shot.shot: scene.scene for scene in ctx.screenplay.scenes for shot in scene.shots}
     assert all(row["scene"] == scenes[row["shot"]] for row in rows)
 
-    sheet = found[prefix + "contact-sheet"]
+    sheet = versions(prefix + "contact-sheet")[0]
     assert sheet.type == "markdown" and len(sheet.data) < 1_000_000
     head, _, rest = sheet.data.partition("![contact sheet](data:image/jpeg;base64,")
     assert rest, sheet.data[:300]
@@ -159,12 +171,34 @@ def test_a_storyboard_run_has_no_film_link(tmp_path):
     project = write_project(tmp_path / "proj")
     make("make", project, "--out", tmp_path / "out", "--until", "images")
     ctx, outcomes, summary, found = publish(project, tmp_path / "out", until="images")
-    assert set(found) == {f"film-short-{k}" for k in ("screenplay", "contact-sheet", "ledger", "summary")}
+    assert set(found) == {f"film-short-{k}" for k in ("screenplay", "ledger", "summary")}  # the sheet is unchanged
     rows = table(found["film-short-screenplay"])
     assert len(rows) == len(ctx.shots())
     assert all(r["duration (s)"] is None and r["status"] == "cached" for r in rows)
     assert [r["stage"] for r in table(found["film-short-ledger"])] == ["script", "images", "total"]
     assert "film: not made in this run" in found["film-short-summary"].data
+
+
+def test_an_unchanged_contact_sheet_gets_no_new_version(film):
+    """Each run would otherwise store another copy of the same ~250 KB data URI (a long film's sheet)."""
+    from pipeline.run.jobs import Outcome
+
+    project, out = film
+    key = "film-short-film-v2-contact-sheet"
+    publish(project, out)  # whichever sheet the tests before left as the latest, now it is this film's
+    before = versions(key)
+    for _ in range(3):
+        assert key not in publish(project, out)[3]  # cached runs: the same stills, the same sheet
+    assert [v.id for v in versions(key)] == [v.id for v in before]
+    assert "(sheet " in before[0].description  # the digest the next run compares its sheet's with
+
+    def refuse_first(ctx, outcomes):
+        n = ctx.shots()[0].shot
+        outcomes[("images", n)] = Outcome.refusal("images", n, "refused")
+
+    assert key in publish(project, out, change=refuse_first)[3]  # a sheet without shot 1: a new version
+    assert key in publish(project, out)[3]  # and back: the latest no longer shows this sheet
+    assert len(versions(key)) == len(before) + 2
 
 
 def test_outside_a_flow_run_nothing_is_published(film):

@@ -192,3 +192,37 @@ def test_ctrl_c_stops_film_ui_cleanly(place, started):
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
     assert not prefect_env.ui_file(place["home"]).exists()
+
+
+def test_film_ui_in_a_workspace_root_shows_a_make_of_a_project_below(tmp_path):
+    """A newcomer's order: `film ui` in the repository's root, then the README's `film make projects/….yaml`
+    from there, with no PREFECT_HOME: both use ``<root>/.prefect``, so the run shows in that UI."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    write_project(root / "projects")
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env.update(PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "ui", "--port", str(port)], env=env, cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        said = ""
+        for line in proc.stdout:
+            said += line
+            if "Ctrl-C" in line:
+                break
+        squeezed = "".join(said.split())  # the console wraps long lines
+        assert f"Prefecthome:{root / '.prefect'}" in squeezed, said
+        done = subprocess.run([sys.executable, "-m", "pipeline", "make", "projects/project.yaml", "--out", "out",
+                               "--until", "images"], env=env, cwd=root, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"thisrunshowsinthePrefectUIathttp://{ui.HOST}:{port}" in "".join(done.stderr.split()), done.stderr
+        runs = httpx.post(f"http://{ui.HOST}:{port}/api/flow_runs/filter", json={}, timeout=10, trust_env=False).json()
+        assert [run["name"].split(" · ")[0] for run in runs] == ["short"], runs
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not prefect_env.ui_file(root / ".prefect").exists()

@@ -2,7 +2,9 @@
 
 ``publish_artifacts`` runs at the end of the flow, after ``finish_run``. Every artifact is keyed by the
 project name (``film-<name>-screenplay``, ``-contact-sheet``, ``-ledger``, ``-film``, ``-summary``), so
-each run adds a new version of the same five artifacts. A part that is missing (no film after
+each run adds a new version of the same five artifacts; the contact sheet (a ~250 KB data URI for a long
+film) only when it changed: its digest is in the artifact's description, and an unchanged sheet leaves the
+key's latest version as it is. A part that is missing (no film after
 ``--until images``, no narration yet, a refused shot) is left out or left blank; a failure to publish
 one artifact is logged and never fails the run. Only the project, the screenplay and the run summary go
 in: no settings, no environment.
@@ -13,6 +15,7 @@ the contact sheet goes in as a downscaled JPEG data URI, next to a file:// link 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import logging
 import re
@@ -57,10 +60,14 @@ def publish_artifacts(ctx: RunContext, outcomes: dict[Slot, Outcome], summary: R
                     description=f"**{name}**: the screenplay, one row per shot")
 
     def sheet() -> None:
-        markdown = contact_sheet_markdown(summary)
-        if markdown:
-            _create(artifacts.create_markdown_artifact, markdown, key=artifact_key(name, "contact-sheet"),
-                    description=f"**{name}**: every shot's still")
+        path = contact_sheet_path(summary)
+        if path is None:
+            return
+        key, digest = artifact_key(name, "contact-sheet"), sheet_digest(summary.project, path)
+        if published_sheet_digest(_latest(key)) == digest:
+            return  # the key's latest version shows this very sheet: no copy of it per run
+        _create(artifacts.create_markdown_artifact, contact_sheet_markdown(summary), key=key,
+                description=f"**{name}**: every shot's still (sheet {digest})")
 
     def ledger() -> None:
         _create(artifacts.create_table_artifact, ledger_rows(outcomes, summary), key=artifact_key(name, "ledger"),
@@ -84,6 +91,14 @@ def publish_artifacts(ctx: RunContext, outcomes: dict[Slot, Outcome], summary: R
 def _create(create: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Create an artifact now, from this (sync) flow: Prefect's artifact functions dispatch on ``_sync``."""
     create(*args, _sync=True, **kwargs)
+
+
+def _latest(key: str) -> Any:
+    """The latest version of the artifact ``key`` (None when there is none), read from this (sync) flow."""
+    from prefect.artifacts import Artifact
+
+    get: Callable[..., Any] = Artifact.get  # dispatches on ``_sync`` like the artifact functions
+    return get(key=key, _sync=True)
 
 
 def _guarded(what: str, make: Callable[[], None]) -> None:
@@ -189,12 +204,30 @@ def sheet_data_uri(path: Path, width: int = SHEET_WIDTH, quality: int = SHEET_QU
         width, quality = int(image.width * 0.75), max(50, quality - 10)
 
 
+def contact_sheet_path(summary: RunSummary) -> Path | None:
+    """The run's contact sheet (absolute), or None when it has none."""
+    path = summary.outputs.get("contact_sheet")
+    return Path(path).resolve() if path and Path(path).is_file() else None
+
+
+def sheet_digest(project: str, path: Path) -> str:
+    """What the contact sheet artifact shows, in 16 hex digits: the project, where the sheet is, and its pixels."""
+    digest = hashlib.sha256(f"{project}\0{path}\0".encode())
+    digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def published_sheet_digest(latest: Any) -> str | None:
+    """The sheet digest in the description of a contact sheet artifact (None: no artifact, or none noted)."""
+    found = re.search(r"\(sheet ([0-9a-f]{16})\)", getattr(latest, "description", None) or "")
+    return found.group(1) if found else None
+
+
 def contact_sheet_markdown(summary: RunSummary) -> str | None:
     """Markdown showing the contact sheet inline (a JPEG thumbnail) with a link to the full PNG, or None."""
-    path = summary.outputs.get("contact_sheet")
-    if not path or not Path(path).is_file():
+    sheet = contact_sheet_path(summary)
+    if sheet is None:
         return None
-    sheet = Path(path).resolve()
     return (f"## Contact sheet: {summary.project}\n\n"
             f"![contact sheet]({sheet_data_uri(sheet)})\n\n"
             f"Full size: [{sheet.name}]({sheet.as_uri()}) (`{sheet}`)\n")

@@ -7,7 +7,8 @@ Prefect and set up the flow. Prefect then finds it through PREFECT_API_URL, whic
 before Prefect is imported in this process. Unlike Prefect's own, it runs in its own session, so a Ctrl-C
 interrupts the run but not the server the run still reports its end to; it is stopped when the process
 exits, and on Linux also when the process is killed. It skips start-up work a run does not need
-(``server_settings``).
+(``server_settings``). Before it starts, run history past the retention is pruned from its database
+(``retention``; milliseconds when there is little to prune).
 This module never imports Prefect.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import RuntimeFailure
-from pipeline.prefect import server_settings
+from pipeline.prefect import retention, server_settings
 from pipeline.prefect.server import HOST, ServerExited, ServerProcess, ServerSilent, launch
 
 LOG_NAME = "run-server.log"
@@ -44,6 +45,8 @@ def start() -> bool:
     if profile.get("PREFECT_API_URL"):  # Prefect uses that server, not ours
         return False
     home.mkdir(parents=True, exist_ok=True)
+    if server_settings.default_database(profile):  # before our server opens it
+        retention.prune(home)
     package = Path(spec.submodule_search_locations[0])
     spare = server_settings.spared_start_work(home, package, profile)
     port = _free_port()

@@ -14,11 +14,12 @@ from pipeline.errors import UserError
 DEPLOYMENT = "film"
 
 
-def serve(home_dir: Path, name: str = DEPLOYMENT, limit: int = 1) -> None:
-    """Serve the film flow as deployment ``film/<name>`` until interrupted (at most ``limit`` runs at once)."""
+def serve(start: Path, name: str = DEPLOYMENT, limit: int = 1) -> None:
+    """Serve the film flow as deployment ``film/<name>`` until interrupted (at most ``limit`` runs at once), to the
+    `film ui` of the workspace of folder ``start``."""
     from pipeline.prefect import env as prefect_env
 
-    prefect_env.configure(home_dir)
+    prefect_env.configure(start)
     if "PREFECT_API_URL" not in os.environ:
         raise UserError("film serve needs a running Prefect server to register with",
                         "start one with `film ui` (in another terminal), or set PREFECT_API_URL")

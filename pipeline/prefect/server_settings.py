@@ -72,9 +72,14 @@ def spared_start_work(home: Path, package: Path, profile: Mapping[str, object]) 
     return spare
 
 
+def default_database(profile: Mapping[str, object]) -> bool:
+    """Whether a server started here surely uses Prefect's default database (``prefect.db`` in its home)."""
+    return user_setting(DATABASE, profile) is None and not settings_files(Path.cwd())
+
+
 def migrates(spare: Mapping[str, str], profile: Mapping[str, object]) -> bool:
     """Whether a server started with ``spare`` surely migrates Prefect's default database in its home."""
-    if MIGRATE[0] in spare or settings_files(Path.cwd()) or user_setting(DATABASE, profile) is not None:
+    if MIGRATE[0] in spare or not default_database(profile):
         return False
     said = user_setting(MIGRATE, profile)
     return said is None or said.strip().lower() not in _FALSE

@@ -1,7 +1,7 @@
 """`film ui`: a local Prefect server (with its UI) that `film make` finds and reports to while it runs.
 
-The server keeps its state in the same Prefect home `film make` uses (``<project dir>/.prefect`` unless
-PREFECT_HOME is set), runs in its own process group with its output in ``ui-server.log`` there, and records
+The server keeps its state in the same Prefect home `film make` uses (the workspace's ``.prefect``, see
+``prefect_env.prefect_home``), runs in its own process group with its output in ``ui-server.log`` there, and records
 its URL and pid in ``film-ui.json`` (see ``prefect_env.running_ui``). Importing this module does not import Prefect.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipeline.errors import RuntimeFailure, UserError
 from pipeline.prefect import env as prefect_env
+from pipeline.prefect import retention, server_settings
 from pipeline.prefect.server import HOST, ServerExited, ServerProcess, ServerSilent, launch, signals_as_interrupt
 from stages.files import write_json_atomic
 
@@ -24,7 +25,7 @@ DEFAULT_PORT = 4200
 LOG_NAME = "ui-server.log"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
-# Sane local defaults for the server process; the user's own environment wins over these.
+# Sane local defaults for the server process; the user's own settings (environment or profile) win over these.
 SERVER_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
@@ -47,18 +48,19 @@ def project_dir(target: Path | None = None) -> Path:
 
 
 def prefect_home(target: Path | None = None) -> Path:
-    """The Prefect home `film make` uses for the project file or folder ``target`` (default: the current folder);
-    a PREFECT_HOME set by the user wins."""
-    if os.environ.get("PREFECT_HOME"):
-        return Path(os.environ["PREFECT_HOME"]).expanduser().resolve()
-    return project_dir(target) / ".prefect"
+    """The Prefect home `film make` uses for projects at the project file or folder ``target`` (default: the
+    current folder): its workspace's, unless the user set PREFECT_HOME."""
+    return prefect_env.prefect_home(project_dir(target)).resolve()
 
 
 def server_env(home: Path, url: str, host: str, port: int) -> dict[str, str]:
-    """The server's environment: ours, sane local defaults, and its home, address and UI API URL."""
+    """The server's environment: ours, sane local defaults (the run retention among them), and its home, address
+    and UI API URL."""
     env = dict(os.environ)
-    for name, value in SERVER_DEFAULTS.items():
-        env.setdefault(name, value)
+    profile = server_settings.active_profile(home)
+    for name, value in (SERVER_DEFAULTS | retention.lasting_server_settings(retention.configured())).items():
+        if server_settings.user_setting((name,), profile) is None:
+            env[name] = value
     api = f"{url}/api"
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_API_HOST=host, PREFECT_SERVER_API_PORT=str(port),
                PREFECT_UI_API_URL=api, PREFECT_SERVER_UI_API_URL=api, PREFECT_API_URL=api, PYTHONUNBUFFERED="1")
@@ -74,6 +76,8 @@ def start_server(home: Path, port: int = DEFAULT_PORT, host: str = HOST,
                         hint=f"open {running['url']}, or stop that one first (Ctrl-C in its terminal, or kill "
                              f"{running['pid']})")
     _check_port(host, port)
+    if server_settings.default_database(server_settings.active_profile(home)):  # before the server opens it
+        retention.prune(home)
     url = f"http://{host}:{port}"
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
     server = launch(command, server_env(home, url, host, port), url, home, home / LOG_NAME)
@@ -107,13 +111,13 @@ def serve(target: Path | None = None, port: int = DEFAULT_PORT) -> None:
     from pipeline.report import console
 
     home = prefect_home(target)
-    user_home = bool(os.environ.get("PREFECT_HOME"))
+    whose = "with this PREFECT_HOME" if os.environ.get("PREFECT_HOME") else f"of projects under {home.parent}/"
+    console.print(f"Prefect home: {home}")
     console.print(f"starting the Prefect server on {HOST}:{port} …")
     server = None
     with signals_as_interrupt():
         try:
             server = start_server(home, port)
-            whose = f"with PREFECT_HOME={home}" if user_home else f"of projects in {home.parent}/"
             console.print(f"[bold green]Prefect UI[/]: {server.url}  (ready in {server.seconds:.1f} s)")
             console.print(f"`film make` runs {whose} show up there while this runs")
             console.print(f"server log: {server.log}")
