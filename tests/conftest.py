@@ -76,6 +76,15 @@ def run_cli(*args: object) -> tuple[int, str]:
 
 
 @pytest.fixture
+def own_environ():
+    """Give back os.environ as it was (configure() writes PREFECT_* variables into it)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
 def cli():
     """Run `film ...` in-process; returns (exit code, combined output)."""
     return run_cli

@@ -22,15 +22,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@pytest.fixture
-def own_environ():
-    """Give back os.environ as it was (configure() writes PREFECT_* variables into it)."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
-
 def test_film_ui_in_the_root_and_film_make_of_a_project_below_use_the_same_home(workspace, monkeypatch, own_environ):
     monkeypatch.chdir(workspace)
     looked_at = ui.prefect_home()  # `film ui`, no argument

@@ -63,15 +63,6 @@ def server(place):
     ui.stop_server(started)
 
 
-@pytest.fixture
-def own_environ():
-    """Give back os.environ as it was (configure() writes PREFECT_* variables into it)."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
-
 def test_start_records_the_server_for_film_make(server, place):
     record = json.loads(prefect_env.ui_file(place["home"]).read_text())
     assert record["url"] == server.url == f"http://{ui.HOST}:{server.url.rsplit(':', 1)[1]}"
