@@ -227,7 +227,9 @@ def test_dask_workers_fill_the_bucket_and_another_machine_reuses_it(cli, s3, buc
     assert again["stitch"]["digest"] == made["stitch"]["digest"]
     assert (tmp_path / "two" / "film.mp4").read_bytes() == (tmp_path / "one" / "film.mp4").read_bytes()
     mirror = tmp_path / "two" / ".film" / "cache"
-    assert not list((mirror / "animation").glob("*.mp4"))  # the film was cached: no clip came down
+    # the film came from the store; its clips came down too, once, for the editor's timeline (media/, film.otio)
+    assert len(list((mirror / "animation").glob("*.mp4"))) == len(shots)
+    assert len(list((tmp_path / "two" / "media").glob("shot-*.mp4"))) == len(shots)
     assert len(list((mirror / "images").glob("*.png"))) == len(shots)  # the contact sheet needed the stills
 
     code, out = cli("make", project, "--out", tmp_path / "three", "--force", "stitch")  # a third machine re-cuts
