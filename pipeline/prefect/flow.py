@@ -66,10 +66,10 @@ def shot_task(run: RunRef, stage: str, shot: Shot, number: int, upstream: tuple[
     """Make one shot's result of ``stage`` from its ``upstream`` results (the graph says which)."""
     ctx = context_for(run)
     made_from = {o.stage: o.artifact for o in upstream if not o.refused}
-    return _shot_job(ctx, stage, number, lambda: SHOT_STAGES[stage].job(ctx, shot, made_from), force, upstream)
+    return _shot_job(ctx, stage, number, lambda: SHOT_STAGE_NAMED[stage].job(ctx, shot, made_from), force, upstream)
 
 
-SHOT_STAGES = {stage.name: stage for stage in SHOT_GRAPH}
+SHOT_STAGE_NAMED = {stage.name: stage for stage in SHOT_GRAPH}
 SHOT_TASKS = {stage.name: shot_task.with_options(name=stage.name) for stage in SHOT_GRAPH}
 
 
